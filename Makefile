@@ -1,0 +1,62 @@
+# The course's two commands:
+#   make lab    create .venv when missing, install the course (editable), open JupyterLab on notebooks/
+#   make test   same environment; unit tests, then every notebook executed with nbval in quick mode
+# Both print what they do. A second run with nothing changed does not reinstall.
+
+PYTHON   ?= python3
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+STAMP    := $(VENV)/.labs-installed
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONUNBUFFERED := 1
+
+.PHONY: lab test unit notebooks install lint clean-notebooks doctor help
+
+help:
+	@echo "make lab    - install (first time) and open JupyterLab on the course"
+	@echo "make test   - unit tests + every notebook in quick mode (nbval)"
+	@echo "make doctor - versions, device profile, data sets"
+	@echo "make clean-notebooks - strip outputs and execution counts from notebooks/"
+
+$(PY):
+	@echo "==> creating the virtual environment $(VENV) with $$($(PYTHON) --version)"
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the project's dependencies change.
+$(STAMP): pyproject.toml | $(PY)
+	@echo "==> installing the course (labs_lib, editable, with test tools) into $(VENV)"
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+	@echo "==> installed"
+
+install: $(STAMP)
+	@echo "==> environment $(VENV) is up to date"
+
+lab: install
+	@echo "==> starting JupyterLab on notebooks/ (stop it with Ctrl-C)"
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+doctor: install
+	$(VENV)/bin/labs doctor
+
+# One pytest run: the unit tests and every notebook (nbval runs each cell and fails on any error).
+test: install
+	@echo "==> running unit tests and every notebook in quick mode (LABS_QUICK=1, offline-safe)"
+	LABS_QUICK=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=300 --durations=15 $(PYTEST_ARGS)
+
+unit: install
+	LABS_QUICK=1 $(PY) -m pytest tests $(PYTEST_ARGS)
+
+notebooks: install
+	LABS_QUICK=1 $(PY) -m pytest notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=300 $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check labs_lib tests
+
+clean-notebooks: install
+	$(VENV)/bin/labs clean notebooks

@@ -1,0 +1,16 @@
+"""labs_lib: the helper package of the deep-learning course.
+
+What is too long for a notebook lives here, one concern per module:
+
+- :mod:`labs_lib.config`   run settings (quick/full mode, seeds, data directory)
+- :mod:`labs_lib.device`   CPU / GPU / multi-device detection and distribution strategy
+- :mod:`labs_lib.data`     offline-first data sets
+- :mod:`labs_lib.models`   model builders (MLP, CNN, RNN, Transformer, small GPT)
+- :mod:`labs_lib.training` a thin ``fit`` helper
+- :mod:`labs_lib.plots`    figures too long to inline
+- :mod:`labs_lib.checks`   exercise checks with specific feedback
+
+Modules that need TensorFlow import it themselves, so ``import labs_lib`` stays cheap.
+"""
+
+__version__ = "0.1.0"

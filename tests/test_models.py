@@ -1,0 +1,123 @@
+import keras
+import numpy as np
+import pytest
+
+from labs_lib import models
+
+
+def test_mlp_flattens_images_explicitly_and_names_layers():
+    model = models.build_mlp(models.MLPConfig(input_shape=(28, 28), hidden_units=(32, 16), dropout=0.2, l2=1e-4))
+    names = [layer.name for layer in model.layers]
+    assert names == ["inputs", "flatten", "hidden1", "relu1", "dropout1", "hidden2", "relu2", "dropout2", "output"]
+    assert model.get_layer("hidden1").kernel.shape == (784, 32)
+    out = model(np.zeros((3, 28, 28), "float32"))
+    np.testing.assert_allclose(np.sum(out, axis=1), 1.0, rtol=1e-5)  # softmax rows sum to one
+
+
+def test_lenet_and_resnet_shapes():
+    lenet = models.build_cnn(models.CNNConfig(input_shape=(28, 28)))
+    assert lenet.get_layer("add_channel").output.shape == (None, 28, 28, 1)
+    assert lenet.get_layer("pool2").output.shape == (None, 7, 7, 64)
+    assert lenet.output.shape == (None, 10)
+    resnet = models.build_cnn(models.CNNConfig(architecture="resnet", filters=(8, 16), input_shape=(16, 16, 3)))
+    assert resnet.get_layer("block2_out").output.shape == (None, 8, 8, 16)  # stride 2 halves, shortcut projects
+    assert "block2_shortcut" in [layer.name for layer in resnet.layers]
+    assert "block1_shortcut" not in [layer.name for layer in resnet.layers]  # identity shortcut when shapes agree
+
+
+@pytest.mark.parametrize("cell, layer_type", [("simple", keras.layers.SimpleRNN), ("lstm", keras.layers.LSTM), ("gru", keras.layers.GRU)])
+def test_rnn_builder(cell, layer_type):
+    model = models.build_rnn(models.RNNConfig(cell=cell, vocab_size=20, units=8, num_layers=2, return_sequences=True, num_classes=20))
+    assert isinstance(model.get_layer(f"{cell}1"), layer_type)
+    assert model(np.zeros((2, 7), "int32")).shape == (2, 7, 20)
+    classifier = models.build_rnn(models.RNNConfig(cell=cell, input_dim=3, units=8, num_classes=4))
+    assert classifier(np.zeros((2, 5, 3), "float32")).shape == (2, 4)
+
+
+def test_positional_encoding_is_sin_on_even_cos_on_odd_over_positions():
+    pe = models.positional_encoding(seq_len=50, d_model=16)
+    pos = np.arange(50)
+    for i in range(8):
+        angle = pos / 10000 ** (2 * i / 16)
+        np.testing.assert_allclose(pe[:, 2 * i], np.sin(angle), atol=1e-6)
+        np.testing.assert_allclose(pe[:, 2 * i + 1], np.cos(angle), atol=1e-6)
+    np.testing.assert_allclose(pe[0, 1::2], 1.0)  # cos(0) on every odd dimension at position 0
+    assert models.positional_encoding(7, 5).shape == (7, 5)  # odd sizes work too
+
+
+def test_transformer_block_rejects_bad_head_count():
+    with pytest.raises(ValueError, match="divisible by num_heads"):
+        models.TransformerBlock(d_model=30, num_heads=4, ff_dim=8)
+
+
+def test_transformer_outputs_and_attention_scores():
+    config = models.TransformerConfig(vocab_size=12, seq_len=6, d_model=16, num_heads=2, ff_dim=32, num_layers=1, dropout=0.0)
+    model = models.build_transformer(config)
+    tokens = np.random.default_rng(0).integers(0, 12, (3, 6)).astype("int32")
+    assert model(tokens).shape == (3, 6, 12)
+    x = model.get_layer("embedding")(tokens)
+    scores = model.get_layer("block1").attention_scores(x)
+    assert scores.shape == (3, 2, 6, 6)
+    np.testing.assert_allclose(np.sum(scores, axis=-1), 1.0, rtol=1e-5)
+    pooled = models.build_transformer(models.TransformerConfig(per_token=False, num_classes=3, d_model=16, num_heads=2))
+    assert pooled(np.zeros((2, 10), "int32")).shape == (2, 3)
+
+
+def test_gpt_is_causal():
+    model = models.build_gpt(models.GPTConfig(vocab_size=20, seq_len=8, d_model=16, num_heads=2, num_layers=2, ff_dim=32, dropout=0.0))
+    a = np.array([[1, 2, 3, 4, 5, 6, 7, 8]], "int32")
+    b = a.copy()
+    b[0, 5:] = [9, 9, 9]  # change only the future of position 4
+    la, lb = np.asarray(model(a)), np.asarray(model(b))
+    np.testing.assert_allclose(la[0, :5], lb[0, :5], atol=1e-5)
+    assert not np.allclose(la[0, 5:], lb[0, 5:])
+    attention = model.get_layer("block1").attention_scores(model.get_layer("embedding")(a))
+    assert np.allclose(np.triu(np.asarray(attention)[0, 0], k=1), 0.0), "no weight on later positions"
+
+
+def test_mixed_precision_keeps_output_in_float32():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        for model in [models.build_mlp(), models.build_cnn(), models.build_gpt(models.GPTConfig(vocab_size=10, seq_len=4, d_model=8, num_heads=2, ff_dim=16))]:
+            assert model.layers[-1].dtype_policy.compute_dtype == "float32", model.name
+            assert model.layers[1].dtype_policy.compute_dtype == "float16", model.name
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_sampling_respects_top_k_and_temperature():
+    logits = np.array([5.0, 4.0, 0.0, -1.0])
+    rng = np.random.default_rng(0)
+    draws = {models.sample_next(logits, temperature=1.0, top_k=2, rng=rng) for _ in range(200)}
+    assert draws == {0, 1}
+    cold = {models.sample_next(logits, temperature=0.01, rng=rng) for _ in range(50)}
+    assert cold == {0}
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        models.sample_next(logits, temperature=0)
+
+
+def test_generate_extends_the_prompt():
+    model = models.build_gpt(models.GPTConfig(vocab_size=11, seq_len=4, d_model=8, num_heads=2, num_layers=1, ff_dim=16))
+    out = models.generate(model, [1, 2], num_tokens=6, seq_len=4, seed=0)
+    assert out[:2] == [1, 2] and len(out) == 8 and all(0 <= t < 11 for t in out)
+    assert out == models.generate(model, [1, 2], num_tokens=6, seq_len=4, seed=0)
+
+
+@pytest.mark.parametrize("build, config, message", [
+    (models.build_mlp, models.MLPConfig(dropout=1.0), "dropout"),
+    (models.build_cnn, models.CNNConfig(architecture="vgg"), "architecture"),
+    (models.build_rnn, models.RNNConfig(cell="transformer"), "cell must be"),
+    (models.build_gpt, models.GPTConfig(num_layers=0), "num_layers"),
+])  # fmt: skip
+def test_bad_configurations_say_what_is_wrong(build, config, message):
+    with pytest.raises(ValueError, match=message):
+        build(config)
+
+
+def test_custom_layers_survive_save_and_load(tmp_path):
+    model = models.build_transformer(models.TransformerConfig(d_model=16, num_heads=2, ff_dim=16, num_layers=1))
+    tokens = np.arange(10, dtype="int32")[None] % 12
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(np.asarray(loaded(tokens)), np.asarray(model(tokens)), atol=1e-6)
