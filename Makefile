@@ -8,6 +8,8 @@ VENV     ?= .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.labs-installed
 LAB_ARGS ?=
+# Jupyter refuses to run as root (containers, CI) unless told to.
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
@@ -38,7 +40,7 @@ install: $(STAMP)
 
 lab: install
 	@echo "==> starting JupyterLab on notebooks/ (stop it with Ctrl-C)"
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(ROOT_ARGS) $(LAB_ARGS)
 
 doctor: install
 	$(VENV)/bin/labs doctor

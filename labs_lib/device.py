@@ -90,6 +90,7 @@ def setup(
     policy: str | None = None,
     cpu_devices: int | None = None,
     batch_size_per_replica: int | None = None,
+    allow_tf32: bool = False,
 ) -> DeviceProfile:
     """Detect devices and configure TensorFlow; returns a :class:`DeviceProfile`.
 
@@ -100,6 +101,9 @@ def setup(
         cpu_devices: split the CPU into this many logical devices and use ``MirroredStrategy``
             over them, so the multi-device path runs (and can be taught) on a laptop.
         batch_size_per_replica: override the recommended per-replica batch size.
+        allow_tf32: let float32 matrix products use TensorFloat-32 on Ampere and newer GPUs. Off by default:
+            TF32 keeps only 10 bits of mantissa, which breaks the lessons' float32 checks of from-scratch code
+            against TensorFlow; mixed precision is the course's way to go fast.
     """
     global _current, _current_args
     if policy is not None and policy not in POLICIES:
@@ -109,7 +113,7 @@ def setup(
     if batch_size_per_replica is not None and batch_size_per_replica < 1:
         raise ValueError(f"batch_size_per_replica must be >= 1, got {batch_size_per_replica}")
 
-    args = (force_cpu, policy, cpu_devices, batch_size_per_replica, os.environ.get("TF_CONFIG"))
+    args = (force_cpu, policy, cpu_devices, batch_size_per_replica, allow_tf32, os.environ.get("TF_CONFIG"))
     if _current is not None and args == _current_args:
         return _current
 
@@ -141,6 +145,7 @@ def setup(
             "Move device.setup() to the top of the notebook and restart the kernel."
         ) from error
 
+    tf.config.experimental.enable_tensor_float_32_execution(allow_tf32)
     gpus = tf.config.get_visible_devices("GPU")
     gpu_names = []
     float16_ok = bool(gpus)
@@ -149,6 +154,8 @@ def setup(
         gpu_names.append(details.get("device_name", gpu.name))
         float16_ok = float16_ok and _gpu_supports_float16(details)
 
+    if gpus and not allow_tf32:
+        notes.append("TF32 off (exact float32 checks)")
     workers = _cluster_workers(os.environ.get("TF_CONFIG"))
     if workers > 1:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()

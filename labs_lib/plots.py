@@ -158,9 +158,15 @@ def decision_boundary(
     else:
         z = out.reshape(-1)
     z = z.reshape(gx.shape)
+    if out.ndim == 2 and out.shape[1] > 2:  # class labels 0..K-1: one colour band per class
+        levels = np.arange(out.shape[1] + 1) - 0.5
+    elif z.min() >= 0 and z.max() <= 1:  # probabilities: a fixed 0..1 scale, so 0.5 always looks undecided
+        levels = np.linspace(0, 1, 21)
+    else:
+        levels = 20
     fig = ax.figure if ax is not None else plt.figure(figsize=(4.5, 4))
     ax = ax or fig.add_subplot()
-    ax.contourf(gx, gy, z, levels=20, cmap="RdBu_r", alpha=0.35)
+    ax.contourf(gx, gy, z, levels=levels, cmap="RdBu_r", alpha=0.35)
     markers = "os^Dv"  # a shape per class, so classes stay apart in grey-scale too
     for k, cls in enumerate(np.unique(y)):
         points = X[y == cls]

@@ -39,11 +39,24 @@ def compile(
     profile: device.DeviceProfile | None = None,
     **kwargs,
 ) -> keras.Model:
-    """Compile ``model`` inside the device strategy; returns the model for chaining."""
+    """Compile ``model`` inside the device strategy; returns the model for chaining.
+
+    With the default loss, a model whose last layer has no activation (it outputs logits, as the
+    Transformer and GPT builders do) gets ``SparseCategoricalCrossentropy(from_logits=True)``, so that
+    logits are never mistaken for probabilities.
+    """
+    if loss == "sparse_categorical_crossentropy" and outputs_logits(model):
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     with (profile or device.current_profile()).scope():
         opt = make_optimizer(optimizer, lr) if isinstance(optimizer, str) else optimizer
         model.compile(optimizer=opt, loss=loss, metrics=list(metrics), **kwargs)
     return model
+
+
+def outputs_logits(model: keras.Model) -> bool:
+    """Whether the model's last layer is linear (no softmax or sigmoid), i.e. it outputs logits."""
+    activation = getattr(model.layers[-1], "activation", None)
+    return activation is not None and getattr(activation, "__name__", "") == "linear"
 
 
 class LivePlot(keras.callbacks.Callback):

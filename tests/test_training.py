@@ -63,3 +63,13 @@ def test_optimizer_names_and_learning_rate_are_checked():
         training.make_optimizer("adam", -0.1)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         training.make_optimizer("lbfgs")
+
+
+def test_logit_models_get_a_from_logits_loss_by_default():
+    logits_model = models.build_transformer(models.TransformerConfig(d_model=8, num_heads=2, ff_dim=8, num_layers=1))
+    assert training.outputs_logits(logits_model)
+    training.compile(logits_model)
+    assert logits_model.loss.get_config()["from_logits"] is True
+    softmax_model = training.compile(models.build_mlp())
+    assert not training.outputs_logits(softmax_model)
+    assert softmax_model.loss == "sparse_categorical_crossentropy"
