@@ -123,7 +123,7 @@ def check_function(fn: Callable, cases: Sequence[tuple[tuple, Any]], name: str |
     name = name or getattr(fn, "__name__", "your function")
     if not callable(fn):
         raise CheckError(f"{name} should be a function, got {type(fn).__name__}")
-    for i, (args, expected) in enumerate(cases, start=1):
+    for args, expected in cases:
         shown = ", ".join(np.array2string(np.asarray(a), precision=3, threshold=8) for a in args)
         try:
             result = fn(*args)

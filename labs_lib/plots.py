@@ -36,7 +36,7 @@ def plot_history(
         raise ValueError(f"none of the metrics {list(metrics)} was recorded; recorded: "
                          f"{sorted({k for h in runs.values() for k in h})}")  # fmt: skip
     fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.5), squeeze=False)
-    for ax, metric in zip(axes[0], shown):
+    for ax, metric in zip(axes[0], shown, strict=True):
         for i, (name, h) in enumerate(runs.items()):
             color = COLORS[i % len(COLORS)]
             if metric in h:

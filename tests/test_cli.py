@@ -4,8 +4,9 @@ import sys
 
 import nbformat
 
-from conftest import ROOT
 from labs_lib import cli
+
+from conftest import ROOT
 
 
 def test_labs_doctor_reports_the_cpu_profile_and_offline_data(tmp_path):

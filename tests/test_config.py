@@ -56,10 +56,10 @@ def _train_once(seed: int) -> list[np.ndarray]:
 
 def test_same_seed_gives_identical_training_runs():
     first, second = _train_once(3), _train_once(3)
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
     other = _train_once(4)
-    assert any(not np.array_equal(a, b) for a, b in zip(first, other)), "a different seed should change the run"
+    assert any(not np.array_equal(a, b) for a, b in zip(first, other, strict=True)), "a different seed should change the run"
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, "42", True])

@@ -101,7 +101,7 @@ def test_tf_config_cluster_selects_multi_worker_strategy():
             if w.poll() is None:
                 w.kill()
                 w.wait()
-    for (out, err), w in zip(outputs, workers):
+    for (out, err), w in zip(outputs, workers, strict=True):
         assert w.returncode == 0, err[-2000:]
         profile = json.loads(next(line for line in out.splitlines() if line.startswith("PROFILE="))[8:])
         assert profile["kind"] == "multi-worker"
