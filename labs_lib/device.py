@@ -11,6 +11,10 @@ GPU memory at start), picks a ``tf.distribute`` strategy (default on CPU, one-de
 cluster), sets the Keras mixed-precision policy and recommends a batch size.
 The model builders in :mod:`labs_lib.models` build inside ``profile.strategy``.
 
+Under ``MultiWorkerMirroredStrategy``, Keras 3.15's ``model.fit`` fails when it builds the model
+("Attempt to convert a value (PerReplica...)"); train with a custom loop and ``strategy.run``, as
+lesson 11 does.
+
 Device layout (memory growth, logical CPU devices, hidden GPUs) can only change before TensorFlow
 starts its runtime, so :func:`setup` must run before the first tensor is created; a second call
 with the same arguments returns the same profile.
@@ -154,13 +158,15 @@ def setup(
         gpu_names.append(details.get("device_name", gpu.name))
         float16_ok = float16_ok and _gpu_supports_float16(details)
 
+    if cpu_devices and cpu_devices > 1 and gpus:
+        notes.append(f"cpu_devices={cpu_devices} ignored: GPUs found (pass force_cpu=True to split the CPU)")
     if gpus and not allow_tf32:
         notes.append("TF32 off (exact float32 checks)")
     workers = _cluster_workers(os.environ.get("TF_CONFIG"))
     if workers > 1:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         kind = MULTI_WORKER
-        devices = [d.name for d in tf.config.list_logical_devices("GPU" if gpus else "CPU")]
+        devices = list(strategy.extended.worker_devices)  # this worker's own devices, not the cluster's
         notes.append(f"{workers} workers from TF_CONFIG")
     elif len(gpus) > 1:
         devices = [d.name for d in tf.config.list_logical_devices("GPU")]

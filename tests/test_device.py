@@ -107,6 +107,7 @@ def test_tf_config_cluster_selects_multi_worker_strategy():
         assert profile["kind"] == "multi-worker"
         assert profile["replicas"] == 2
         assert "2 workers from TF_CONFIG" in profile["report"]
+        assert len(profile["devices"]) == 1, profile["devices"]  # one local device per worker
 
 
 def test_invalid_arguments_are_rejected_with_a_clear_message():
