@@ -117,6 +117,15 @@ def check_scalar(actual: Any, expected: float, name: str = "your answer", rtol: 
     check_array(got.reshape(()), expected, name=name, rtol=rtol, atol=atol, hint=hint)
 
 
+def _show(value: Any) -> str:
+    """A short printable form of one argument (arrays abbreviated; anything else by its repr)."""
+    try:
+        return np.array2string(np.asarray(value), precision=3, threshold=8)
+    except (TypeError, ValueError):  # ragged lists, objects
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+
 def check_function(fn: Callable, cases: Sequence[tuple[tuple, Any]], name: str | None = None,
                    rtol: float = 1e-5, atol: float = 1e-6, hint: str | None = None) -> None:  # fmt: skip
     """Call ``fn(*args)`` for each ``(args, expected)`` case and check the result."""
@@ -124,7 +133,7 @@ def check_function(fn: Callable, cases: Sequence[tuple[tuple, Any]], name: str |
     if not callable(fn):
         raise CheckError(f"{name} should be a function, got {type(fn).__name__}")
     for args, expected in cases:
-        shown = ", ".join(np.array2string(np.asarray(a), precision=3, threshold=8) for a in args)
+        shown = ", ".join(_show(a) for a in args)
         try:
             result = fn(*args)
         except NotImplementedError:

@@ -98,3 +98,10 @@ def test_check_true_raises_with_message():
     with pytest.raises(checks.CheckError, match="loss did not go down"):
         checks.check_true(False, "loss did not go down")
     checks.check_true(True, "unused")
+
+
+def test_check_function_accepts_ragged_arguments():
+    weights = [np.ones((2, 3)), np.ones(4)]  # a list of arrays of different shapes, e.g. a model's weights
+    checks.check_function(lambda ws: sum(float(np.sum(w**2)) for w in ws), [((weights,), 10.0)], name="l2")
+    with pytest.raises(checks.CheckError, match=r"l2\(\[array"):
+        checks.check_function(lambda ws: 0.0, [((weights,), 10.0)], name="l2")
