@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: lab test unit notebooks install lint clean-notebooks doctor help
+.PHONY: lab test unit notebooks install browser-deps lint clean-notebooks doctor help
 
 help:
 	@echo "make lab    - install (first time) and open JupyterLab on the course"
@@ -45,13 +45,35 @@ lab: install
 doctor: install
 	$(VENV)/bin/labs doctor
 
+# The browser test (tests/test_browser.py) drives JupyterLab with Playwright (a dev dependency) and the
+# system's Chromium, never `playwright install`. On Debian/Ubuntu the Chromium package is installed when
+# missing (as root, or with password-less sudo); when it cannot be, the test is skipped and says why.
+APT_INSTALL := env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+		echo "==> Chromium for the browser test: $$(command -v chromium || command -v chromium-browser)"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "==> Chromium not found and no apt-get here: the browser test will be SKIPPED (install Chromium or set LABS_CHROMIUM)"; \
+	else \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
+		if [ "$$SUDO" = none ]; then \
+			echo "==> Chromium not found; installing it needs root: run 'sudo apt-get install chromium'. The browser test will be SKIPPED"; \
+		else \
+			echo "==> installing Chromium for the browser test (apt-get install chromium)"; \
+			$$SUDO $(APT_INSTALL) chromium >/dev/null 2>&1 \
+			|| ($$SUDO apt-get update -qq >/dev/null 2>&1 && $$SUDO $(APT_INSTALL) chromium >/dev/null 2>&1) \
+			|| $$SUDO $(APT_INSTALL) chromium-browser >/dev/null 2>&1 \
+			|| echo "==> could not install Chromium with apt-get: the browser test will be SKIPPED"; \
+		fi; \
+	fi
+
 # One pytest run: the unit tests and every notebook (nbval runs each cell and fails on any error).
-test: install
+test: install browser-deps
 	@echo "==> running unit tests and every notebook in quick mode (LABS_QUICK=1, offline-safe)"
 	LABS_QUICK=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=300 --durations=15 $(PYTEST_ARGS)
 
-unit: install
+unit: install browser-deps
 	LABS_QUICK=1 $(PY) -m pytest tests $(PYTEST_ARGS)
 
 notebooks: install

@@ -9,6 +9,8 @@ What is too long for a notebook lives here, one concern per module:
 - :mod:`labs_lib.training` a thin ``fit`` helper
 - :mod:`labs_lib.plots`    figures too long to inline
 - :mod:`labs_lib.checks`   exercise checks with specific feedback
+- :mod:`labs_lib.widgets`  live hyperparameter playgrounds (ipywidgets), logic in plain functions
+- :mod:`labs_lib.grading`  release student editions and grade submissions (``labs release``, ``labs grade``)
 
 Modules that need TensorFlow import it themselves, so ``import labs_lib`` stays cheap.
 """
