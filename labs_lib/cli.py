@@ -1,4 +1,5 @@
-"""The ``labs`` command: ``labs doctor`` (what this machine has); later issues add release, grade, bench."""
+"""The ``labs`` command: ``labs doctor`` (what this machine has), ``labs clean``, ``labs release`` and
+``labs grade`` (student editions and grading, see :mod:`labs_lib.grading`); later issues add bench."""
 
 from __future__ import annotations
 
@@ -94,6 +95,72 @@ def clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parameter_value(raw: str):
+    """``-p name value`` values as papermill's command line reads them: numbers, True/False/None, else text."""
+    lowered = raw.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def release(args: argparse.Namespace) -> int:
+    """Write student editions of the course (or one notebook) and the manifest."""
+    from labs_lib.grading import release as releasing
+    from labs_lib.grading.schema import SchemaError
+
+    try:
+        report = releasing.release_course(Path(args.source), Path(args.output))
+    except SchemaError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError) as error:
+        print(f"labs release: {error}", file=sys.stderr)
+        return 2
+    for path in report.notebooks:
+        print(f"wrote {path}")
+    print(f"{len(report.notebooks)} notebook(s), {report.exercises} exercise(s), {report.points} point(s); "
+          f"manifest: {report.manifest}")
+    return 0
+
+
+def grade(args: argparse.Namespace) -> int:
+    """Grade a folder of submissions; gradebook, feedback pages and summary go to the output folder."""
+    from labs_lib.grading.execute import Limits
+    from labs_lib.grading.grade import GradeOptions, grade_folder
+    from labs_lib.grading.schema import SchemaError
+
+    options = GradeOptions(
+        workers=args.workers, parameters={name: _parameter_value(value) for name, value in args.parameter},
+        seed=args.seed, quick=not args.full, isolation=args.isolation, force=args.force, scheduler=args.scheduler,
+        manifest=Path(args.manifest) if args.manifest else None, progress=not args.no_progress,
+        limits=Limits(cell_timeout=args.cell_timeout, wall_timeout=args.timeout, memory_mb=args.memory),
+    )  # fmt: skip
+    try:
+        report = grade_folder(Path(args.submissions), Path(args.source), Path(args.output), options)
+    except SchemaError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        print(f"labs grade: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: every submission graded so far is in the gradebook; run again to resume",
+              file=sys.stderr)
+        return 130
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"graded {report.graded} submission(s), {report.skipped} up to date (isolation: {report.isolation})")
+    print(f"gradebook: {report.gradebook}\nsummary:   {report.summary}\nhistogram: {report.histogram}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labs", description="Tools for the deep-learning course.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +170,30 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("clean", help="strip outputs and execution counts from notebooks")
     p.add_argument("paths", nargs="+", help="notebooks or folders of notebooks")
     p.set_defaults(func=clean)
+    p = commands.add_parser("release", help="write student editions (stubs, no hidden tests) and a manifest")
+    p.add_argument("source", help="the course folder (notebooks/) or one notebook")
+    p.add_argument("-o", "--output", required=True, help="folder for the student editions, e.g. release/")
+    p.set_defaults(func=release)
+    p = commands.add_parser("grade", help="grade a folder of submissions: gradebook, feedback pages, summary")
+    p.add_argument("submissions", help="folder of student_id.ipynb files or student_id/NN_name.ipynb folders")
+    p.add_argument("--source", required=True, help="the source notebook with solutions and hidden tests")
+    p.add_argument("-o", "--output", required=True, help="folder for gradebook.csv, feedback/ and the summary")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="submissions graded at once (default: the number of cores)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="extra papermill parameter (repeatable)")
+    p.add_argument("--seed", type=int, default=42, help="the SEED parameter (default 42)")
+    p.add_argument("--full", action="store_true", help="grade with QUICK=False (full data and epochs)")
+    p.add_argument("--cell-timeout", type=float, default=120.0, help="seconds per cell before it is interrupted")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds for a whole notebook")
+    p.add_argument("--memory", type=int, default=2048, help="memory limit per submission in MB")
+    p.add_argument("--isolation", choices=("auto", "namespace", "audit"), default="auto",
+                   help="kernel sandbox (auto: namespaces when the system allows them)")
+    p.add_argument("--force", action="store_true", help="grade again what is already up to date")
+    p.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:8786) to grade on a cluster")
+    p.add_argument("--manifest", help="release manifest.json: warn if the source changed since the release")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=grade)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,289 @@
+"""Grade a folder of submissions against a source notebook: the engine behind ``labs grade``.
+
+Order of work, so that nothing is lost and nothing is started on a broken assignment:
+
+1. the source notebook's exercise schema is checked (and, with ``manifest``, compared with what was
+   released); a problem stops everything before any submission runs;
+2. submissions are found (``student.ipynb`` or ``student/NN_name.ipynb``) and compared with the
+   gradebook's fingerprints: only new, changed or previously failed (grader error) ones are graded
+   unless ``force``;
+3. each is read and normalised (:mod:`~labs_lib.grading.submissions`) and assembled into its grading
+   copy (:mod:`~labs_lib.grading.assemble`); unreadable files get their rows at once;
+4. the grading copies run, ``workers`` at a time, each in a new sandboxed kernel started by a runner process
+   (one long-lived runner per worker thread locally; one per task on Dask)
+   (:mod:`~labs_lib.grading.runner`), locally or on a Dask cluster (``scheduler``);
+5. as each finishes, its rows go into ``gradebook.csv`` (atomically) and its feedback page is written;
+6. at the end, ``summary.html`` and ``score_histogram.png``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import os
+import secrets
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from labs_lib.grading import assemble, feedback, release, runner, sandbox, schema, submissions
+from labs_lib.grading.execute import Limits
+from labs_lib.grading.gradebook import Gradebook, fingerprint
+
+
+@dataclass
+class GradeOptions:
+    """How to grade; every field has the default an instructor gets from ``labs grade``."""
+
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # submissions graded at once
+    limits: Limits = field(default_factory=Limits)  # time, memory and output limits per submission
+    parameters: dict[str, Any] = field(default_factory=dict)  # extra papermill parameters (-p name value)
+    quick: bool = True  # the QUICK parameter: small data and few steps
+    seed: int = 42  # the SEED parameter: the same numbers for every student
+    isolation: str = "auto"  # "auto", "namespace" or "audit" (see labs_lib.grading.sandbox)
+    force: bool = False  # grade again even what is up to date
+    scheduler: str | None = None  # address of a Dask scheduler; None grades on this machine
+    manifest: Path | None = None  # release manifest to compare the source with
+    progress: bool = True  # show a progress bar on stderr
+
+    def papermill_parameters(self) -> dict[str, Any]:
+        return {"QUICK": self.quick, "SEED": self.seed, **self.parameters}
+
+
+@dataclass
+class GradeReport:
+    """What a grading run did."""
+
+    graded: int
+    skipped: int
+    gradebook: Path
+    summary: Path
+    histogram: Path
+    isolation: str
+    warnings: list[str]
+    results: list[dict[str, Any]]
+
+
+@dataclass
+class _Prepared:
+    submission: submissions.Submission
+    digest: str
+    job: dict[str, Any] | None = None
+    immediate: dict[str, Any] | None = None  # a result without running anything (invalid, missing)
+    notes: list[str] = field(default_factory=list)
+    flags: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _hidden_paths(submissions_dir: Path, source: Path, output: Path) -> list[str]:
+    """What a kernel must not read in audit mode: other submissions, the source folder, the gradebook, git history."""
+    hidden = {str(submissions_dir.resolve()), str(source.resolve().parent), str(output.resolve())}
+    for parent in source.resolve().parents:
+        if (parent / ".git").exists():
+            hidden.add(str(parent / ".git"))
+            break
+    return sorted(hidden)
+
+
+def _immediate(exercises: list[schema.Exercise], status: str, reason: str) -> dict[str, dict[str, Any]]:
+    return {ex.id: {"points": 0, "max": ex.points, "status": status, "reason": reason, "runtime": 0.0} for ex in exercises}
+
+
+def _prepare(sub: submissions.Submission, digest: str, source_nb: Any, name: str, exercises: list[schema.Exercise],
+             base_job: dict[str, Any]) -> _Prepared:  # fmt: skip
+    prepared = _Prepared(sub, digest, notes=list(sub.notes))
+    if sub.path is None:
+        prepared.immediate = _immediate(exercises, "missing", sub.problem or "no submission")
+        return prepared
+    try:
+        nb, notes = submissions.load(sub.path.read_bytes())
+    except submissions.InvalidSubmission as error:
+        prepared.immediate = _immediate(exercises, "invalid", str(error))
+        return prepared
+    except OSError as error:
+        prepared.immediate = _immediate(exercises, "invalid", f"the file cannot be read: {error}")
+        return prepared
+    prepared.notes += notes
+    built = assemble.assemble(source_nb, nb, name, nonce=secrets.token_hex(6))
+    for ex_id, remarks in built.notes.items():
+        prepared.notes += [f"{ex_id}: {r}" for r in remarks]
+    prepared.flags = built.flags
+    prepared.job = {**base_job, "student": sub.student, "grading_nb": built.nb, "missing": built.missing,
+                    "hidden_lines": built.hidden_lines}  # fmt: skip
+    return prepared
+
+
+def _finish(prepared: _Prepared, result: dict[str, Any], book: Gradebook, output: Path, name: str,
+            exercises: list[schema.Exercise]) -> list[str]:  # fmt: skip
+    """Write one student's rows and feedback page; returns what the instructor should look at."""
+    results = result["exercises"]
+    attention = []
+    for ex in exercises:
+        res = results.setdefault(ex.id, _immediate([ex], "error", "grader error: no result")[ex.id])
+        res["student_reason"] = res.get("reason", "")
+        flags = prepared.flags.get(ex.id, [])
+        if flags:
+            res["reason"] = (res.get("reason", "") + " | review: " + "; ".join(flags)).lstrip(" |")
+            attention.append(f"{ex.id}: " + "; ".join(flags))
+        if res["status"] in ("error", "tampered", "crashed", "memory"):
+            attention.append(f"{ex.id}: {res['status']}: {res.get('student_reason', '')}")
+    notes = prepared.notes + result.get("notes", [])
+    feedback.write_student_page(output, name, prepared.submission.student, results, result.get("cells", []), notes)
+    book.record(name, prepared.submission.student, prepared.digest, results,
+                extra={"runtime": result.get("runtime", 0.0), "attention": attention,
+                       "isolation": result.get("isolation", "")})  # fmt: skip
+    return attention
+
+
+def _local_results(jobs: Iterator[_Prepared], workers: int, batch: str) -> Iterator[tuple[_Prepared, dict[str, Any]]]:
+    """Run jobs on this machine, ``workers`` at a time, yielding (prepared, result) as each finishes."""
+    pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="labs-grade")
+    local = threading.local()  # one long-lived runner process per worker thread
+    runners: list[runner.RunnerProcess] = []
+    lock = threading.Lock()
+
+    def grade_one(job: dict[str, Any]) -> dict[str, Any]:
+        if not hasattr(local, "runner"):
+            local.runner = runner.RunnerProcess(batch)
+            with lock:
+                runners.append(local.runner)
+        return local.runner.grade(job)
+
+    pending: dict[cf.Future, _Prepared] = {}
+    try:
+        for prepared in jobs:
+            if prepared.immediate is not None:
+                yield prepared, {"exercises": prepared.immediate, "cells": [], "notes": []}
+                continue
+            pending[pool.submit(grade_one, prepared.job)] = prepared
+            while len(pending) >= workers:
+                done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    yield pending.pop(future), future.result()
+        for future in cf.as_completed(list(pending)):
+            yield pending.pop(future), future.result()
+    finally:
+        for future in pending:
+            future.cancel()
+        runner.kill_active(batch)
+        pool.shutdown(wait=True, cancel_futures=True)
+        for process in runners:
+            process.close()
+
+
+def _dask_results(jobs: Iterator[_Prepared], address: str, window: int) -> Iterator[tuple[_Prepared, dict[str, Any]]]:
+    """Run jobs on a Dask cluster; at most ``window`` submitted at once so memory stays flat."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise RuntimeError("--scheduler needs Dask: pip install 'labs-lib[dask]'") from None
+    with Client(address, set_as_default=False) as client:
+        window = max(window, 2 * sum(client.nthreads().values()))
+        queue = as_completed(loop=client.loop)
+        pending: dict[Any, _Prepared] = {}
+        try:
+            for prepared in jobs:
+                if prepared.immediate is not None:
+                    yield prepared, {"exercises": prepared.immediate, "cells": [], "notes": []}
+                    continue
+                future = client.submit(runner.run_job, prepared.job, pure=False,
+                                       key=f"labs-grade-{prepared.submission.student}-{secrets.token_hex(4)}")  # fmt: skip
+                pending[future] = prepared
+                queue.add(future)
+                while len(pending) >= window:
+                    future = next(queue)
+                    yield pending.pop(future), _dask_result(future)
+            for future in queue:
+                yield pending.pop(future), _dask_result(future)
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _dask_result(future: Any) -> dict[str, Any]:
+    try:
+        return future.result()
+    except Exception as error:  # noqa: BLE001 - a lost worker: record it, keep the batch going
+        return {"exercises": {}, "cells": [], "notes": [], "error": f"grader error: Dask worker failed: {error}"}
+
+
+def grade_folder(submissions_dir: Path, source: Path, output: Path, options: GradeOptions | None = None) -> GradeReport:
+    """Grade every submission of ``source`` in ``submissions_dir``; write the gradebook, feedback and summary to ``output``."""
+    options = options or GradeOptions()
+    submissions_dir, source, output = Path(submissions_dir), Path(source), Path(output)
+    if options.workers < 1:
+        raise ValueError(f"workers must be >= 1, got {options.workers}")
+    if not source.is_file():
+        raise FileNotFoundError(f"no such source notebook: {source}")
+    source_bytes = source.read_bytes()
+    source_nb = nbformat.reads(source_bytes.decode("utf-8"), as_version=4)
+    name = source.name
+    exercises = schema.exercises(source_nb, name)  # raises SchemaError with every problem, before any grading
+    warnings: list[str] = []
+    if options.manifest:
+        warnings += [f"{name}: {p}" for p in release.check_against_manifest(source_nb, name, Path(options.manifest))]
+    found = submissions.discover(submissions_dir, name)
+    isolation = options.isolation if options.scheduler else sandbox.choose_mode(options.isolation)
+    output.mkdir(parents=True, exist_ok=True)
+    book = Gradebook(output)
+    book.register_exercises(name, [ex.id for ex in exercises])
+    parameters = options.papermill_parameters()
+    source_sha = hashlib.sha256(source_bytes).hexdigest()
+    todo = []
+    for sub in found:
+        digest = fingerprint(sub.digest(), source_sha, parameters)
+        if options.force or not book.is_current(name, sub.student, digest, [ex.id for ex in exercises]):
+            todo.append((sub, digest))
+    base_job = {
+        "notebook": name, "batch": secrets.token_hex(8),
+        "exercises": [{"id": ex.id, "points": ex.points} for ex in exercises],
+        "parameters": parameters, "limits": asdict(options.limits), "isolation": isolation,
+        "threads": max(1, (os.cpu_count() or 1) // options.workers),
+        "hidden": _hidden_paths(submissions_dir, source, output),
+        "readonly": [os.environ["LABS_DATA_DIR"]] if os.environ.get("LABS_DATA_DIR") else [],
+        "stubs": {ex.id: release.stub_solution(source_nb.cells[ex.solution_index].source, ex) for ex in exercises},
+        "visible": {ex.id: schema.split_hidden(source_nb.cells[ex.tests_index].source)[0] for ex in exercises},
+    }  # fmt: skip
+    sandbox.make_undumpable()
+    jobs = (_prepare(sub, digest, source_nb, name, exercises, base_job) for sub, digest in todo)
+    if options.scheduler:
+        stream = _dask_results(jobs, options.scheduler, 2 * options.workers)
+    else:
+        stream = _local_results(jobs, options.workers, base_job["batch"])
+    bar = _progress(len(todo), options.progress)
+    results = []
+    try:
+        for prepared, result in stream:
+            if result.get("error"):
+                result = runner.error_result({"student": prepared.submission.student, "notebook": name,
+                                               "exercises": base_job["exercises"]}, result["error"])  # fmt: skip
+            _finish(prepared, result, book, output, name, exercises)
+            results.append({k: v for k, v in result.items() if k not in ("cells", "log_tail")})  # keep memory flat
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(prepared.submission.student, refresh=False)
+    finally:
+        if bar is not None:
+            bar.close()
+        attention = [(student, nb_name, item)
+                     for nb_name, students in book.state["submissions"].items()
+                     for student, entry in sorted(students.items()) for item in entry.get("attention", [])]  # fmt: skip
+        notebooks = dict(book.state.get("notebooks", {}))
+        summary, png = feedback.write_summary(output, book, notebooks, attention, isolation)
+    return GradeReport(graded=len(results), skipped=len(found) - len(todo), gradebook=book.path, summary=summary,
+                       histogram=png, isolation=isolation, warnings=warnings, results=results)  # fmt: skip
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled or total == 0:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="submission", desc="grading", file=sys.stderr, dynamic_ncols=True,
+                disable=None)  # None: only on a terminal, not in CI logs

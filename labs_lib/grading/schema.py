@@ -1,0 +1,209 @@
+"""The exercise schema of the course notebooks: find the graded exercises and check them before any work.
+
+A solution cell carries ``{"labs": {"exercise": ID, "role": "solution"}}`` and holds the instructor's
+code between ``### BEGIN SOLUTION`` and ``### END SOLUTION``; the tests cell after it carries
+``{"labs": {"exercise": ID, "role": "tests", "points": P}}`` and holds visible checks, then
+instructor-only tests between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``.
+
+:func:`exercises` returns the exercises of one notebook or raises :class:`SchemaError` listing every
+problem with its cell index (missing or duplicate ids, bad points, unbalanced markers, markers in a
+cell that is not an exercise cell, which a release would otherwise leak). :func:`check_course`
+adds the check that exercise ids are unique across the course.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SOLUTION_BEGIN = "### BEGIN SOLUTION"
+SOLUTION_END = "### END SOLUTION"
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+HIDDEN_END = "### END HIDDEN TESTS"
+ROLES = ("solution", "tests")
+EXERCISE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One graded exercise of a notebook: its id, points and the two cells that make it."""
+
+    id: str
+    points: int
+    solution_index: int  # index of the solution cell in the source notebook
+    tests_index: int  # index of the tests cell
+    solution_cell_id: str
+    tests_cell_id: str
+    hint: str | None = None  # optional ``labs.hint`` on the solution cell, shown in the release stub
+
+
+class SchemaError(ValueError):
+    """The exercise cells of a notebook break the schema; ``problems`` lists each with its cell index."""
+
+    def __init__(self, name: str, problems: list[str]):
+        self.name = name
+        self.problems = problems
+        listed = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{name}: {len(problems)} problem(s) with the exercise cells:\n{listed}")
+
+
+def labs_meta(cell: Any) -> dict | None:
+    """The ``labs`` metadata of a cell, or None when it has none."""
+    meta = cell.get("metadata", {}).get("labs")
+    return meta if meta is not None else None
+
+
+def marker_lines(source: str, marker: str) -> list[int]:
+    """Line numbers (0-based) whose stripped text is exactly ``marker``."""
+    return [i for i, line in enumerate(source.splitlines()) if line.strip() == marker]
+
+
+def regions(source: str, begin: str, end: str) -> list[tuple[int, int]] | None:
+    """(begin_line, end_line) pairs of well-nested marker regions, or None when they do not pair up."""
+    lines = source.splitlines()
+    pairs, start = [], None
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if text == begin:
+            if start is not None:
+                return None
+            start = i
+        elif text == end:
+            if start is None:
+                return None
+            pairs.append((start, i))
+            start = None
+    return None if start is not None else pairs
+
+
+def split_hidden(source: str) -> tuple[str, str]:
+    """Split a tests cell into (visible part, hidden part); both without the marker lines."""
+    lines = source.splitlines()
+    spans = regions(source, HIDDEN_BEGIN, HIDDEN_END) or []
+    hidden_idx = {i for a, b in spans for i in range(a, b + 1)}
+    visible = "\n".join(line for i, line in enumerate(lines) if i not in hidden_idx).rstrip()
+    hidden = "\n".join(lines[i] for a, b in spans for i in range(a + 1, b))
+    return visible, hidden
+
+
+def _contains_marker(source: str) -> str | None:
+    for marker in (SOLUTION_BEGIN, SOLUTION_END, HIDDEN_BEGIN, HIDDEN_END):
+        if marker_lines(source, marker):
+            return marker
+    return None
+
+
+def find_problems(nb: Any) -> list[str]:
+    """Every schema problem of a notebook, each naming its cell index; an empty list means valid."""
+    problems: list[str] = []
+    seen_ids: dict[str, int] = {}
+    for i, cell in enumerate(nb.cells):
+        cell_id = cell.get("id")
+        if not cell_id:
+            problems.append(f"cell {i} has no cell id: save it with nbformat >= 4.5 (JupyterLab does)")
+        elif cell_id in seen_ids:
+            problems.append(f"cell {i} has the same cell id {cell_id!r} as cell {seen_ids[cell_id]}")
+        else:
+            seen_ids[cell_id] = i
+    cells: dict[str, dict[str, int]] = {}
+    for i, cell in enumerate(nb.cells):
+        meta = labs_meta(cell)
+        source = cell.get("source", "")
+        if meta is None:
+            marker = _contains_marker(source)
+            if marker:
+                problems.append(f"cell {i} contains {marker!r} but has no labs exercise metadata: "
+                                "the release would leave it in the student edition")  # fmt: skip
+            continue
+        if not isinstance(meta, dict):
+            problems.append(f"cell {i}: the labs metadata must be an object, got {meta!r}")
+            continue
+        ex, role = meta.get("exercise"), meta.get("role")
+        if not isinstance(ex, str) or not ex:
+            problems.append(f"cell {i}: missing exercise id (labs.exercise)")
+            continue
+        if not EXERCISE_ID.fullmatch(ex):
+            problems.append(f"cell {i}: exercise id {ex!r} should be letters, digits, '-', '_' or '.'")
+        if role not in ROLES:
+            problems.append(f"cell {i} ({ex}): role must be 'solution' or 'tests', got {role!r}")
+            continue
+        if cell.get("cell_type") != "code":
+            problems.append(f"cell {i} ({ex}): a {role} cell must be a code cell")
+        first = cells.setdefault(ex, {}).get(role)
+        if first is not None:
+            problems.append(f"cell {i}: a second {role} cell for exercise {ex!r} (duplicate id; the first is cell {first})")
+            continue
+        cells[ex][role] = i
+        if role == "solution":
+            spans = regions(source, SOLUTION_BEGIN, SOLUTION_END)
+            if not spans:
+                problems.append(f"cell {i} ({ex}): a solution cell needs '{SOLUTION_BEGIN}' ... '{SOLUTION_END}'")
+            if marker_lines(source, HIDDEN_BEGIN) or marker_lines(source, HIDDEN_END):
+                problems.append(f"cell {i} ({ex}): hidden tests belong in the tests cell, not the solution cell")
+        else:
+            points = meta.get("points")
+            if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+                problems.append(f"cell {i} ({ex}): points must be a positive integer, got {points!r}")
+            if regions(source, HIDDEN_BEGIN, HIDDEN_END) is None:
+                problems.append(f"cell {i} ({ex}): unbalanced '{HIDDEN_BEGIN}' / '{HIDDEN_END}' markers")
+            if marker_lines(source, SOLUTION_BEGIN) or marker_lines(source, SOLUTION_END):
+                problems.append(f"cell {i} ({ex}): solution markers in a tests cell")
+    for ex, roles in cells.items():
+        if "solution" not in roles:
+            problems.append(f"cell {roles['tests']}: exercise {ex!r} has a tests cell but no solution cell")
+        elif "tests" not in roles:
+            problems.append(f"cell {roles['solution']}: exercise {ex!r} has a solution cell but no tests cell")
+        elif roles["tests"] < roles["solution"]:
+            problems.append(f"cell {roles['tests']}: the tests of {ex!r} come before its solution (cell {roles['solution']})")
+    return problems
+
+
+def exercises(nb: Any, name: str = "notebook") -> list[Exercise]:
+    """The graded exercises of ``nb`` in notebook order; raises :class:`SchemaError` when the schema is broken."""
+    problems = find_problems(nb)
+    if problems:
+        raise SchemaError(name, problems)
+    found: dict[str, dict[str, int]] = {}
+    for i, cell in enumerate(nb.cells):
+        meta = labs_meta(cell)
+        if meta:
+            found.setdefault(meta["exercise"], {})[meta["role"]] = i
+    result = []
+    for ex, roles in found.items():
+        solution, tests = nb.cells[roles["solution"]], nb.cells[roles["tests"]]
+        hint = labs_meta(solution).get("hint")
+        result.append(Exercise(id=ex, points=int(labs_meta(tests)["points"]), solution_index=roles["solution"],
+                               tests_index=roles["tests"], solution_cell_id=solution.get("id", ""),
+                               tests_cell_id=tests.get("id", ""), hint=hint if isinstance(hint, str) else None))  # fmt: skip
+    return sorted(result, key=lambda e: e.tests_index)
+
+
+def read_notebook(path: Path) -> Any:
+    """Read a source notebook (nbformat 4)."""
+    import nbformat
+
+    return nbformat.read(str(path), as_version=4)
+
+
+def check_course(paths: Iterable[Path]) -> dict[Path, list[Exercise]]:
+    """Check every notebook and that exercise ids are unique across them; raise :class:`SchemaError` listing all problems."""
+    result: dict[Path, list[Exercise]] = {}
+    problems: list[str] = []
+    owner: dict[str, str] = {}
+    for path in paths:
+        nb = read_notebook(path)
+        found = find_problems(nb)
+        if found:
+            problems.extend(f"{path.name}: {p}" for p in found)
+            continue
+        result[path] = exercises(nb, path.name)
+        for ex in result[path]:
+            if ex.id in owner:
+                problems.append(f"{path.name}: cell {ex.tests_index}: exercise id {ex.id!r} is already used in {owner[ex.id]}")
+            owner.setdefault(ex.id, path.name)
+    if problems:
+        raise SchemaError("course", problems)
+    return result

@@ -1,0 +1,57 @@
+"""The round trip: release the course, fill every stub with the instructor's solution, grade every notebook
+in quick mode, get full marks on every exercise with no remark, and feedback pages without hidden tests.
+
+Two notebooks are graded at a time (two workers), so the whole course costs about what nbval's run costs.
+"""
+
+import concurrent.futures as cf
+import csv
+
+import nbformat
+import pytest
+from test_grading import filled
+
+from labs_lib.grading import grade, release, schema
+
+from conftest import NOTEBOOKS
+
+WORKERS = 2
+
+
+def _grade_one(path, base):
+    edition = nbformat.read(base / "release" / path.name, 4)
+    subs = base / "submissions" / path.stem
+    (subs / "instructor").mkdir(parents=True)
+    nbformat.write(filled(edition, nbformat.read(path, 4)), subs / "instructor" / path.name)
+    options = grade.GradeOptions(workers=1, progress=False, manifest=base / "release" / "manifest.json")
+    report = grade.grade_folder(subs, path, base / "grades" / path.stem, options)
+    return path.name, report
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    base = tmp_path_factory.mktemp("roundtrip")
+    release.release_course(NOTEBOOKS[0].parent, base / "release")
+    with cf.ThreadPoolExecutor(WORKERS) as pool:  # two notebooks at a time, one kernel each
+        reports = dict(pool.map(lambda p: _grade_one(p, base), NOTEBOOKS))
+    return base, reports
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_solutions_get_full_marks(course, path):
+    base, reports = course
+    report = reports[path.name]
+    assert report.warnings == [], "the source differs from its release"
+    rows = list(csv.DictReader(open(report.gradebook)))
+    exercises = schema.exercises(nbformat.read(path, 4), path.name)
+    assert [r["exercise"] for r in rows] == [ex.id for ex in exercises]
+    for r, ex in zip(rows, exercises, strict=True):
+        assert (r["status"], r["reason"]) == ("passed", ""), f"{ex.id}: {r['status']}: {r['reason']}"
+        assert float(r["points"]) == float(r["max"]) == ex.points
+    page = (base / "grades" / path.stem / "feedback" / path.stem / "instructor.html").read_text()
+    source = nbformat.read(path, 4)
+    for ex in exercises:
+        hidden = schema.split_hidden(source.cells[ex.tests_index].source)[1]
+        for line in hidden.splitlines():
+            if len(line.strip()) > 30:
+                assert line.strip() not in page, f"hidden test code of {ex.id} in the feedback page"
