@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, free_ports
 
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -53,10 +52,6 @@ def _requirements() -> tuple[str, object]:
     return chromium, sync_playwright
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _write_notebook(folder: Path) -> str:
@@ -122,7 +117,7 @@ def test_training_playground_in_jupyterlab(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
     name = _write_notebook(folder)
-    port = _free_port()
+    port = free_ports(1)[0]
     base = f"http://127.0.0.1:{port}"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     screenshot = ARTIFACTS / "training_playground.png"

@@ -2,11 +2,10 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
-from conftest import run_python
+from conftest import free_ports, run_python
 
 PRINT_PROFILE = """
 import json
@@ -72,20 +71,11 @@ print("OK")
     assert "OK" in result.stdout
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def test_tf_config_cluster_selects_multi_worker_strategy():
     """Two real workers on 127.0.0.1: both pick MultiWorkerMirroredStrategy with 2 replicas."""
-    ports = _free_ports(2)
+    ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     code = PRINT_PROFILE.format(args="")
     workers = []

@@ -2,24 +2,17 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from conftest import ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import ROOT, free_ports
 
 
 def test_jupyterlab_serves_the_course(tmp_path):
-    port = _free_port()
+    port = free_ports(1)[0]
     jupyter = Path(sys.executable).with_name("jupyter")
     command = [str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--notebook-dir=notebooks",
                "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.port_retries=0"]  # fmt: skip

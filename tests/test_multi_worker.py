@@ -6,11 +6,12 @@ however it ends. (They train with a custom loop: Keras 3.15's ``model.fit`` fail
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
+
+from conftest import free_ports
 
 WORKER = r"""
 import json, os, sys
@@ -51,22 +52,13 @@ print("LOSSES", json.dumps(losses), "MOVED", moved, flush=True)
 """
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def test_two_workers_train_in_step(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(128, 4)).astype("float32")  # 4 steps of a global batch of 32
     np.savez(tmp_path / "data.npz", X=X, y=(X[:, 0] > X[:, 1]).astype("int64"))
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     workers, outputs = [], []
     try:
         for index in range(2):
