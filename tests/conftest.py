@@ -1,9 +1,13 @@
 """Shared test set-up: quiet TensorFlow, a non-interactive plot backend, helpers for subprocess runs."""
 
+import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -44,3 +48,55 @@ def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("LABS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     return tmp_path / "data"
+
+
+@contextlib.contextmanager
+def jupyterlab(root_dir: Path, tmp: Path, env: dict | None = None):
+    """Start JupyterLab on 127.0.0.1 (free port, empty token, runtime and config in ``tmp``), wait until it
+    answers, yield its base URL, and always stop it (its kernels first) however the test ends."""
+    port = free_ports(1)[0]
+    jupyter = Path(sys.executable).with_name("jupyter")
+    command = [str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.root_dir={root_dir}",
+               "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.port_retries=0",
+               "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]  # fmt: skip
+    if os.geteuid() == 0:
+        command.append("--allow-root")  # as `make lab` does when run as root (containers, CI)
+    full_env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp / "config"),
+                **(env or {})}  # fmt: skip
+    full_env.pop("MPLBACKEND", None)  # kernels use the notebook's own (inline) backend
+    log_path = tmp / "jupyter.log"
+    base = f"http://127.0.0.1:{port}"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, cwd=root_dir, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/api/status", timeout=5) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                assert server.poll() is None, "JupyterLab exited:\n" + log_path.read_text(errors="replace")[-3000:]
+                assert time.monotonic() < deadline, "JupyterLab did not answer within 90 s"
+                time.sleep(0.3)
+            yield base
+        finally:
+            _shutdown_kernels(base)
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _shutdown_kernels(base: str) -> None:
+    try:
+        with urllib.request.urlopen(f"{base}/api/kernels", timeout=5) as response:
+            kernels = json.load(response)
+        for kernel in kernels:
+            request = urllib.request.Request(f"{base}/api/kernels/{kernel['id']}", method="DELETE")
+            urllib.request.urlopen(request, timeout=10).close()
+    except OSError:
+        pass  # the server is going down anyway

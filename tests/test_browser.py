@@ -6,20 +6,15 @@ small notebook written here, drives it with Playwright and the system's Chromium
 Chromium is missing (``make test`` installs both where it can: the Chromium package on Debian/Ubuntu).
 """
 
-import json
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import ROOT, free_ports
+from conftest import ROOT, jupyterlab
 
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -64,66 +59,14 @@ def _write_notebook(folder: Path) -> str:
     return "playground.ipynb"
 
 
-def _start_lab(folder: Path, tmp: Path, port: int) -> subprocess.Popen:
-    jupyter = Path(sys.executable).with_name("jupyter")
-    command = [str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.root_dir={folder}",
-               "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.port_retries=0",
-               "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]  # fmt: skip
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp / "config"),
-           "TF_CPP_MIN_LOG_LEVEL": "2", "LABS_QUICK": "1"}  # fmt: skip
-    env.pop("MPLBACKEND", None)  # the kernel uses the notebook's own (inline) backend
-    log = open(tmp / "jupyter.log", "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def _wait_for_server(server: subprocess.Popen, base: str, log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/status", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        assert server.poll() is None, "JupyterLab exited:\n" + log.read_text(errors="replace")[-3000:]
-        assert time.monotonic() < deadline, "JupyterLab did not answer within 90 s"
-        time.sleep(0.3)
-
-
-def _shutdown_kernels(base: str) -> None:
-    try:
-        with urllib.request.urlopen(f"{base}/api/kernels", timeout=5) as response:
-            kernels = json.load(response)
-        for kernel in kernels:
-            request = urllib.request.Request(f"{base}/api/kernels/{kernel['id']}", method="DELETE")
-            urllib.request.urlopen(request, timeout=10).close()
-    except OSError:
-        pass  # the server is going down anyway
-
-
-def _stop(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
 def test_training_playground_in_jupyterlab(tmp_path):
     chromium, sync_playwright = _requirements()
     folder = tmp_path / "notebooks"
     folder.mkdir()
     name = _write_notebook(folder)
-    port = free_ports(1)[0]
-    base = f"http://127.0.0.1:{port}"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     screenshot = ARTIFACTS / "training_playground.png"
-    server = _start_lab(folder, tmp_path, port)
-    try:
-        _wait_for_server(server, base, tmp_path / "jupyter.log")
+    with jupyterlab(folder, tmp_path, env={"TF_CPP_MIN_LOG_LEVEL": "2", "LABS_QUICK": "1"}) as base:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1300})
@@ -134,9 +77,6 @@ def test_training_playground_in_jupyterlab(tmp_path):
                 raise
             finally:
                 browser.close()
-    finally:
-        _shutdown_kernels(base)
-        _stop(server)
     print(f"screenshot: {screenshot}")
 
 
