@@ -86,3 +86,13 @@ def test_exercise_ids_are_unique_across_the_course():
             if meta and meta.get("role") == "tests":
                 assert meta["exercise"] not in seen, f"{meta['exercise']} in {path.name} and {seen.get(meta['exercise'])}"
                 seen[meta["exercise"]] = path.name
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not p.name.startswith("00_")], ids=lambda p: p.name)
+def test_lessons_record_the_figures_they_state(path):
+    """The README's results table is generated from what lessons pass to results.record (labs run --full)."""
+    nb = nbformat.read(path, as_version=4)
+    plain = [c.source for c in nb.cells if c.cell_type == "code" and "labs" not in c.metadata]
+    assert any("results.record(" in source for source in plain), "record the figures the lesson states"
+    recorded = [c for c in nb.cells if "labs" in c.metadata and "results.record(" in c.source]
+    assert not recorded, "exercise cells are replaced in student editions: record figures in ordinary cells"
