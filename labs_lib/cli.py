@@ -1,5 +1,7 @@
 """The ``labs`` command: ``labs doctor`` (what this machine has), ``labs clean``, ``labs release`` and
-``labs grade`` (student editions and grading, see :mod:`labs_lib.grading`); later issues add bench."""
+``labs grade`` (student editions and grading, see :mod:`labs_lib.grading`), ``labs run`` (the course with
+papermill: times, memory, figures; :mod:`labs_lib.runs`), ``labs bench`` (``benchmarks/``) and ``labs results``
+(the README's results table from the results files; :mod:`labs_lib.report`)."""
 
 from __future__ import annotations
 
@@ -194,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--manifest", help="release manifest.json: warn if the source changed since the release")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=grade)
+    from labs_lib import report as results_report
+    from labs_lib import runs
+
+    runs.add_parser(commands)
+    results_report.add_parsers(commands)
     args = parser.parse_args(argv)
     return args.func(args)
 
