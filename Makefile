@@ -2,6 +2,7 @@
 #   make lab    create .venv when missing, install the course (editable), open JupyterLab on notebooks/
 #   make test   same environment; unit tests, then every notebook executed with nbval in quick mode
 # Both print what they do. A second run with nothing changed does not reinstall.
+# Measuring (README "Results"): make bench, make bench-quick, make full, make results.
 
 PYTHON   ?= python3
 VENV     ?= .venv
@@ -15,12 +16,16 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: lab test unit notebooks install browser-deps lint clean-notebooks doctor help
+.PHONY: lab test unit notebooks install browser-deps lint clean-notebooks doctor help bench bench-quick full results
 
 help:
 	@echo "make lab    - install (first time) and open JupyterLab on the course"
 	@echo "make test   - unit tests + every notebook in quick mode (nbval)"
 	@echo "make doctor - versions, device profile, data sets"
+	@echo "make bench  - every benchmark: a table and benchmarks/results/*.json (about 15 min on 2 cores)"
+	@echo "make bench-quick - the benchmarks at small sizes (under 5 min); fails only if a figure is missing"
+	@echo "make full   - every notebook with full settings: benchmarks/results/course-full.json"
+	@echo "make results - write the README's results section from benchmarks/results/"
 	@echo "make clean-notebooks - strip outputs and execution counts from notebooks/"
 
 $(PY):
@@ -79,8 +84,22 @@ unit: install browser-deps
 notebooks: install
 	LABS_QUICK=1 $(PY) -m pytest notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=300 $(PYTEST_ARGS)
 
+# Benchmarks (benchmarks/): figures printed and written to benchmarks/results/ (quick: results/quick/).
+bench: install
+	$(VENV)/bin/labs bench
+
+bench-quick: install
+	$(VENV)/bin/labs bench --quick
+
+# Every notebook with full settings; the figures they record go to benchmarks/results/course-full.json.
+full: install
+	$(VENV)/bin/labs run --full
+
+results: install
+	$(VENV)/bin/labs results --write-readme
+
 lint: install
-	$(VENV)/bin/ruff check labs_lib tests
+	$(VENV)/bin/ruff check labs_lib tests benchmarks
 
 clean-notebooks: install
 	$(VENV)/bin/labs clean notebooks

@@ -1,8 +1,7 @@
 """Grading throughput of ``labs grade``: submissions per minute with 1 and with 2 workers, and what the
 grader adds to each submission over the notebook's own run time.
 
-    python benchmarks/grading_throughput.py                      # notebook 00, 4 submissions, 1 and 2 workers
-    python benchmarks/grading_throughput.py --notebook notebooks/03_backpropagation.ipynb --submissions 6
+    python -m benchmarks.grading_throughput [--quick]     # notebook 00: 6 submissions (quick: 2), 1 and 2 workers
 
 Every submission is the student edition with the instructor's solutions filled in (full marks), so all of
 it runs. The notebook's own run time is papermill executing that same notebook in quick mode in a plain
@@ -13,21 +12,17 @@ sandbox, guard cells, result collection, feedback page and gradebook write.
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import nbformat
 
-import nbformat  # noqa: E402
+from benchmarks.common import ROOT, figure, main
+from labs_lib.grading import grade, release, sandbox, schema
 
-from labs_lib.grading import grade, release, sandbox, schema  # noqa: E402
+NOTEBOOK = ROOT / "notebooks" / "00_welcome_and_setup.ipynb"
 
 
 def filled_edition(source_path: Path) -> nbformat.NotebookNode:
@@ -71,37 +66,28 @@ def grading_time(notebook: nbformat.NotebookNode, source: Path, work: Path, subm
     return seconds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--notebook", default=str(ROOT / "notebooks" / "00_welcome_and_setup.ipynb"))
-    parser.add_argument("--submissions", type=int, default=4, help="submissions per measurement")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts to measure")
-    parser.add_argument("--baseline-runs", type=int, default=2)
-    parser.add_argument("--isolation", default="auto", choices=("auto", "namespace", "audit"))
-    args = parser.parse_args()
-    source = Path(args.notebook).resolve()
-    isolation = sandbox.choose_mode(args.isolation)
+def run(quick: bool) -> list[dict]:
+    submissions = 2 if quick else 6
+    source = NOTEBOOK
+    isolation = sandbox.choose_mode("auto")
     notebook = filled_edition(source)
     work = Path(tempfile.mkdtemp(prefix="labs-bench-"))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} core(s); "
-              f"python {platform.python_version()}; isolation: {isolation}")  # fmt: skip
-        print(f"notebook: {source.name}, {args.submissions} submission(s) per run, quick mode")
-        baseline = own_run_time(notebook, work, args.baseline_runs)
-        print(f"own run time (papermill, no grading): {baseline:.1f} s")
-        print(f"{'workers':>7}  {'wall s':>7}  {'submissions/min':>15}  {'s per submission':>16}  {'overhead s':>10}")
-        for workers in args.workers:
-            seconds = grading_time(notebook, source, work, args.submissions, workers, isolation)
-            per_submission = seconds / args.submissions
+        baseline = own_run_time(notebook, work, 1 if quick else 2)
+        figures = []
+        for workers in (1, 2):
+            seconds = grading_time(notebook, source, work, submissions, workers, isolation)
+            per_submission = seconds / submissions
             overhead = per_submission * workers - baseline
-            print(f"{workers:>7}  {seconds:>7.1f}  {60 * args.submissions / seconds:>15.2f}  {per_submission:>16.1f}  "
-                  f"{overhead:>10.1f}")  # fmt: skip
-        print("overhead = wall time x workers / submissions - own run time (with more workers than cores it also "
-              "counts the wait for a core)")  # fmt: skip
+            figures.append(figure(f"grading: submissions per minute, {workers} worker(s)", 60 * submissions / seconds,
+                                  "per min", detail=f"{source.name}, quick mode, {submissions} submissions, "
+                                  f"isolation {isolation}"))  # fmt: skip
+            figures.append(figure(f"grading: overhead per submission, {workers} worker(s)", overhead, "s",
+                                  detail=f"over the notebook's own {baseline:.1f} s run (papermill, no grading)"))
+        return figures
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    main("grading_throughput", run, __doc__)

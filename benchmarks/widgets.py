@@ -1,8 +1,8 @@
 """How fast the playgrounds answer: one gradient-descent playground update, one training-playground epoch.
 
-    python benchmarks/widgets.py [--repeats 21]
+    python -m benchmarks.widgets [--quick]
 
-Prints medians (and the spread) of:
+Medians of:
 
 - one update of the gradient-descent playground: what happens when a slider moves (run the optimizer, draw the
   contour plot and the loss curve, render the PNG), measured through the widget itself by setting the slider;
@@ -10,27 +10,22 @@ Prints medians (and the spread) of:
   two hidden layers of 8 ReLU units, Adam, batch size 10), after a warm-up epoch that traces the step function;
 - one redraw of the training playground (decision boundary and loss curves, rendered to PNG).
 
-Timings depend on the machine and on whatever else runs on it; the load average is printed with them.
+Timings depend on the machine and on whatever else runs on it; the results file keeps the load average.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
-import os
-import platform
 import statistics
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("MPLBACKEND", "Agg")
+from benchmarks.common import figure, main
 
 
-def _stats(seconds: list[float]) -> str:
+def _spread(seconds: list[float]) -> str:
     q = statistics.quantiles(seconds, n=4) if len(seconds) >= 4 else [min(seconds), 0, max(seconds)]
-    median = statistics.median(seconds)
-    return f"median {median * 1000:7.1f} ms   (quartiles {q[0] * 1000:.1f} to {q[2] * 1000:.1f} ms, n={len(seconds)})"
+    return f"quartiles {q[0] * 1000:.1f} to {q[2] * 1000:.1f} ms, n={len(seconds)}"
 
 
 def bench_descent(repeats: int) -> list[float]:
@@ -67,19 +62,19 @@ def bench_playground(repeats: int) -> tuple[list[float], list[float]]:
     return epochs, draws
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=21, help="timed repetitions of each measurement")
-    args = parser.parse_args()
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min)")
-    descent = bench_descent(args.repeats)
-    print(f"gradient-descent playground, one update (valley, momentum, 50 steps): {_stats(descent)}")
-    epochs, draws = bench_playground(args.repeats)
-    print(f"training playground, one epoch (moons, 210 training points, 2x8 ReLU, batch 10): {_stats(epochs)}")
-    print(f"training playground, one redraw (boundary + curves, PNG): {_stats(draws)}")
+def run(quick: bool) -> list[dict]:
+    repeats = 5 if quick else 21
+    descent = bench_descent(repeats)
+    epochs, draws = bench_playground(repeats)
+    return [
+        figure("gradient-descent playground: one update (valley, momentum, 50 steps)",
+               1000 * statistics.median(descent), "ms", detail=_spread(descent)),
+        figure("training playground: one epoch (moons, 210 points, 2x8 ReLU, batch 10)",
+               1000 * statistics.median(epochs), "ms", detail=_spread(epochs)),
+        figure("training playground: one redraw (boundary + curves, PNG)", 1000 * statistics.median(draws), "ms",
+               detail=_spread(draws)),
+    ]  # fmt: skip
 
 
 if __name__ == "__main__":
-    main()
+    main("widgets", run, __doc__)
