@@ -78,6 +78,19 @@ def best_of(fn: Callable[[], None], repeats: int) -> float:
     return statistics.median(times)
 
 
+def mnist_images(count: int):
+    """``count`` MNIST-shaped training images (uint8, 28x28) and labels: MNIST when it is cached or can be
+    downloaded, else the offline fallback, repeated as often as needed. Call after ``device.setup``."""
+    import numpy as np
+
+    from labs_lib import data
+
+    splits = data.load_mnist(quick=False)
+    repeats = -(-count // len(splits.X_train))
+    return (np.concatenate([splits.X_train] * repeats)[:count],
+            np.concatenate([splits.y_train] * repeats)[:count])  # fmt: skip
+
+
 def envelope(name: str, quick: bool, figures: list[dict], seconds: float) -> dict:
     from labs_lib import runs
 

@@ -11,7 +11,7 @@ helper / plain. Target: at most 1.05.
 
 from __future__ import annotations
 
-from benchmarks.common import figure, interleaved, main, median_ratio
+from benchmarks.common import figure, interleaved, main, median_ratio, mnist_images
 
 TARGET = 1.05
 
@@ -24,11 +24,9 @@ def run(quick: bool) -> list[dict]:
 
     device.setup()
     config.set_seed(0)
-    splits = data.load_mnist(quick=False)
     samples = 4096 if quick else 16384
-    reps = -(-samples // len(splits.X_train))
-    X = np.concatenate([splits.X_train] * reps)[:samples].astype("float32") / 255.0
-    y = np.concatenate([splits.y_train] * reps)[:samples]
+    images, y = mnist_images(samples)
+    X = images.astype("float32") / 255.0
     epochs, batch = 2, 64
     repeats = 3 if quick else 15
 

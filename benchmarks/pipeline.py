@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.common import figure, interleaved, main, median_ratio
+from benchmarks.common import figure, interleaved, main, median_ratio, mnist_images
 
 
 def run(quick: bool) -> list[dict]:
@@ -27,11 +27,8 @@ def run(quick: bool) -> list[dict]:
 
     device.setup()
     config.set_seed(0)
-    splits = data.load_mnist(quick=False)
     samples = 8192 if quick else 32768
-    reps = -(-samples // len(splits.X_train))
-    X = np.concatenate([splits.X_train] * reps)[:samples]
-    y = np.concatenate([splits.y_train] * reps)[:samples]
+    X, y = mnist_images(samples)
     batch = 64
     steps = samples // batch
     repeats = 3 if quick else 11

@@ -15,23 +15,21 @@ measures real data parallelism (see lesson 11).
 
 from __future__ import annotations
 
-from benchmarks.common import figure, interleaved, main, median_ratio
+from benchmarks.common import figure, interleaved, main, median_ratio, mnist_images
 
 
 def run(quick: bool) -> list[dict]:
     import numpy as np
     import tensorflow as tf
 
-    from labs_lib import config, data, device, models, training
+    from labs_lib import config, device, models, training
 
     profile = device.setup(cpu_devices=2, policy="float32")  # before TensorFlow's first tensor
     config.set_seed(0)
-    splits = data.load_mnist(quick=False)
     base = 2048 if quick else 8192
     repeats = 3 if quick else 11
-    reps = -(-4 * base // len(splits.X_train))
-    X = (np.concatenate([splits.X_train] * reps)[: 4 * base] / 255.0).astype("float32")
-    y = np.concatenate([splits.y_train] * reps)[: 4 * base]
+    images, y = mnist_images(4 * base)
+    X = (images / 255.0).astype("float32")
 
     one = device.DeviceProfile(kind="cpu", devices=["/CPU:0"], gpu_names=[], strategy=tf.distribute.get_strategy(),
                                policy=profile.policy, batch_size=64)  # the default strategy: one device
