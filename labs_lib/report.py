@@ -44,8 +44,19 @@ def _cell(text: str) -> str:
 
 
 def _title(stem: str) -> str:
+    """'[04](notebooks/04_x.ipynb) Training a network with Keras': the notebook's own title when it is here."""
     number, _, rest = stem.partition("_")
-    return f"[{number}](notebooks/{stem}.ipynb) {rest.replace('_', ' ')}"
+    title = rest.replace("_", " ")
+    path = ROOT / "notebooks" / f"{stem}.ipynb"
+    if path.exists():
+        try:
+            first = json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"]
+            line = ("".join(first) if isinstance(first, list) else first).splitlines()[0]
+            if line.startswith("# "):
+                title = line[2:].strip()
+        except (ValueError, KeyError, IndexError):
+            pass
+    return f"[{number}](notebooks/{stem}.ipynb) {title}"
 
 
 def _versions(record: dict) -> str:
