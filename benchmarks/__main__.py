@@ -14,7 +14,6 @@ generated from these files by ``labs results --write-readme``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import subprocess
 import sys
@@ -68,9 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from labs_lib import runs
 
     summary = {
-        "mode": "quick" if args.quick else "full",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": runs.machine(), "versions": runs.versions(),
+        "mode": "quick" if args.quick else "full", **runs.provenance(),
         "seconds": round(time.perf_counter() - start, 1), "benchmarks": records,
     }  # fmt: skip
     summary_path = folder / "summary.json"

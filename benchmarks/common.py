@@ -9,7 +9,6 @@ checked against a number.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import os
@@ -67,8 +66,8 @@ def median_ratio(numerator: list[float], denominator: list[float]) -> float:
     return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))
 
 
-def best_of(fn: Callable[[], None], repeats: int) -> float:
-    """Median seconds of ``repeats`` calls after one warm-up call."""
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    """Median seconds of ``repeats`` calls of ``fn`` after one warm-up call (``fn`` waits for its result)."""
     fn()
     times = []
     for _ in range(repeats):
@@ -95,12 +94,8 @@ def envelope(name: str, quick: bool, figures: list[dict], seconds: float) -> dic
     from labs_lib import runs
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {
-        "benchmark": name, "mode": "quick" if quick else "full",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": runs.machine(), "versions": runs.versions(), "load_average": load,
-        "seconds": round(seconds, 1), "figures": figures,
-    }  # fmt: skip
+    return {"benchmark": name, "mode": "quick" if quick else "full", **runs.provenance(), "load_average": load,
+            "seconds": round(seconds, 1), "figures": figures}  # fmt: skip
 
 
 def show(figures: list[dict]) -> str:
@@ -118,17 +113,10 @@ def show(figures: list[dict]) -> str:
 
 
 def format_value(value: float, unit: str) -> str:
-    if unit == "x":
-        return f"{value:.3f}x" if value < 10 else f"{value:.1f}x"
-    if unit == "%":
-        return f"{value:.1f}%"
-    if unit in ("s", "ms"):
-        return f"{value:.1f} {unit}" if value >= 1 else f"{value:.3f} {unit}"
-    if unit == "GFLOP/s":
-        return f"{value:.1f} {unit}"
-    if abs(value) >= 100:
-        return f"{value:,.0f} {unit}"
-    return f"{value:.3g} {unit}"
+    """As the README's results table shows it, with an 'x' after a ratio."""
+    from labs_lib import report
+
+    return report.format_value(value, unit) + ("x" if unit == "x" else "")
 
 
 def main(name: str, run: Callable[[bool], list[dict]], doc: str) -> None:

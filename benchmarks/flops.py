@@ -14,10 +14,7 @@ machine a course model uses; small models on a CPU reach a fraction of it.
 
 from __future__ import annotations
 
-import statistics
-import time
-
-from benchmarks.common import figure, main
+from benchmarks.common import figure, main, median_seconds
 
 MATMUL_OPS = ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
 CONV_OPS = ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter")
@@ -121,24 +118,13 @@ def graph_flops(graph) -> tuple[int, int]:
     return total, unknown
 
 
-def time_call(fn, args, repeats: int) -> float:
-    """Median seconds of ``fn(*args)`` after a warm-up, waiting for the result each time."""
-    fn(*args).numpy()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(*args).numpy()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def matmul_gflops(n: int, repeats: int) -> float:
     import tensorflow as tf
 
     a = tf.random.normal([n, n], seed=1)
     b = tf.random.normal([n, n], seed=2)
     product = tf.function(lambda a, b: tf.reduce_sum(tf.linalg.matmul(a, b)))
-    return 2 * n**3 / time_call(product, (a, b), repeats) / 1e9
+    return 2 * n**3 / median_seconds(lambda: product(a, b).numpy(), repeats) / 1e9
 
 
 def train_step(model, loss_fn):
@@ -165,7 +151,7 @@ def step_figure(name: str, model, x, y, repeats: int, reference: float) -> list[
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     step = train_step(model, loss_fn)
     flops, unknown = graph_flops(step.get_concrete_function(x, y).graph)
-    seconds = time_call(step, (x, y), repeats)
+    seconds = median_seconds(lambda: step(x, y).numpy(), repeats)
     achieved = flops / seconds / 1e9
     ratio = achieved / reference if flops and not unknown else float("nan")
     detail = (f"{flops / 1e9:.3f} GFLOP per step of batch {x.shape[0]} in {seconds * 1000:.1f} ms; "

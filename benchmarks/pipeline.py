@@ -14,9 +14,7 @@ trained from the pipeline is compared with one epoch from tensors already in mem
 
 from __future__ import annotations
 
-import time
-
-from benchmarks.common import figure, interleaved, main, median_ratio, mnist_images
+from benchmarks.common import figure, interleaved, main, median_ratio, median_seconds, mnist_images
 
 
 def run(quick: bool) -> list[dict]:
@@ -39,14 +37,10 @@ def run(quick: bool) -> list[dict]:
     pipeline = data.to_dataset(X, y, batch, shuffle=True, transform=scale)
 
     def read_pipeline():
-        start = time.perf_counter()
         for _ in pipeline:
             pass
-        return time.perf_counter() - start
 
-    read_pipeline()  # warm-up: builds the shuffle buffer and traces the map
-    pipeline_times = [read_pipeline() for _ in range(repeats)]
-    pipeline_rate = samples / float(np.median(pipeline_times))
+    pipeline_rate = samples / median_seconds(read_pipeline, repeats)  # the warm-up builds buffers, traces the map
     figures = [figure("input pipeline alone", pipeline_rate, "images/s",
                       detail=f"{samples:,} MNIST-shaped images per epoch, batch {batch}, shuffled and scaled")]
 

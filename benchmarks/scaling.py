@@ -22,7 +22,7 @@ def run(quick: bool) -> list[dict]:
     import numpy as np
     import tensorflow as tf
 
-    from labs_lib import config, device, models, training
+    from labs_lib import config, device, models, runs, training
 
     profile = device.setup(cpu_devices=2, policy="float32")  # before TensorFlow's first tensor
     config.set_seed(0)
@@ -67,14 +67,8 @@ def run(quick: bool) -> list[dict]:
     ratio = median_ratio(times["two"], times["one"])
     figures.append(figure(f"epoch time, MirroredStrategy on {profile.num_replicas} logical CPUs / one device",
                           ratio, "x", detail=f"CNN, {len(images):,} images, global batch {global_batch}; "
-                          f"the logical devices share the same {profile_cores()} core(s)", samples=times))  # fmt: skip
+                          f"the logical devices share the same {runs.machine()['cores']} core(s)", samples=times))  # fmt: skip
     return figures
-
-
-def profile_cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 if __name__ == "__main__":

@@ -126,7 +126,7 @@ def benchmark_table(records: dict[str, dict]) -> list[str]:
     ]  # fmt: skip
     for name, record in records.items():
         for fig in record["figures"]:
-            value = "missing" if fig["value"] is None else _value(fig["value"], fig["unit"])
+            value = "missing" if fig["value"] is None else format_value(fig["value"], fig["unit"])
             target = fig["target"] or ""
             if fig["ok"] is False:
                 target += " (missed)"
@@ -136,7 +136,8 @@ def benchmark_table(records: dict[str, dict]) -> list[str]:
     return lines
 
 
-def _value(value: float, unit: str) -> str:
+def format_value(value: float, unit: str) -> str:
+    """A measured value for a table: a ratio as a plain number, a rate or a time with its unit."""
     if unit == "x":
         return f"{value:.3f}" if value < 10 else f"{value:.1f}"
     if unit in ("GFLOP/s",):
@@ -212,7 +213,7 @@ def results_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def bench_command(args: argparse.Namespace, extra: list[str] | None = None) -> int:
+def bench_command(args: argparse.Namespace) -> int:
     if not (ROOT / "benchmarks" / "__main__.py").exists():
         print(f"labs bench: no benchmarks/ in {ROOT}: the benchmarks run from a clone of the course "
               "(git clone ..., then `make bench`)", file=sys.stderr)  # fmt: skip

@@ -81,6 +81,12 @@ def versions() -> dict:
     return found
 
 
+def provenance() -> dict:
+    """When and where a measurement was taken: the date (UTC), the machine and the versions."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return {"date": now.isoformat(timespec="seconds"), "machine": machine(), "versions": versions()}
+
+
 def course_notebooks(folder: Path | None = None) -> list[Path]:
     """The course's notebooks in order (NN_name.ipynb), without checkpoints."""
     folder = Path(folder or ROOT / "notebooks")
@@ -160,7 +166,7 @@ def run_notebook(path: Path, *, quick: bool, seed: int = 42, executed_dir: Path 
 def run_course(paths: list[Path], *, quick: bool, seed: int = 42, executed_dir: Path | None = None,
                timeout: float = 3600.0, progress=print) -> dict:  # fmt: skip
     """Run ``paths`` one after the other; the whole record (machine, versions, every notebook)."""
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = provenance()
     mode = "quick" if quick else "full"
     executed_dir = Path(executed_dir or Path(tempfile.gettempdir()) / f"labs-run-{mode}")
     runs = []
@@ -173,8 +179,7 @@ def run_course(paths: list[Path], *, quick: bool, seed: int = 42, executed_dir: 
     walls = [r["wall_s"] for r in runs if r["wall_s"] is not None]
     peaks = [r["peak_rss_mb"] for r in runs if r["peak_rss_mb"] is not None]
     return {
-        "kind": "course", "mode": mode, "seed": seed, "date": started.isoformat(timespec="seconds"),
-        "machine": machine(), "versions": versions(), "executed": str(executed_dir),
+        "kind": "course", "mode": mode, "seed": seed, **started, "executed": str(executed_dir),
         "total_wall_s": round(sum(walls), 1), "max_peak_rss_mb": max(peaks) if peaks else None,
         "notebooks": runs,
     }  # fmt: skip
