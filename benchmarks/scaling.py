@@ -10,7 +10,7 @@ Devices: the processor is split into two logical devices (``device.setup(cpu_dev
 trains one epoch with the default strategy (one device, global batch 128) and with ``MirroredStrategy``
 over both (two replicas of 64). Both share the same physical cores, so no speed-up is expected on a CPU:
 the ratio shows what the strategy's synchronisation costs. On a machine with two GPUs the same code
-measures real data parallelism (see lesson 11).
+measures real data parallelism (see lesson 13).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ The model builders in :mod:`labs_lib.models` build inside ``profile.strategy``.
 
 Under ``MultiWorkerMirroredStrategy``, Keras 3.15's ``model.fit`` fails when it builds the model
 ("Attempt to convert a value (PerReplica...)"); train with a custom loop and ``strategy.run``, as
-lesson 11 does.
+lesson 13 does.
 
 Device layout (memory growth, logical CPU devices, hidden GPUs) can only change before TensorFlow
 starts its runtime, so :func:`setup` must run before the first tensor is created; a second call

@@ -206,7 +206,7 @@ class Watchdog(threading.Thread):
         """Memory a process holds for itself: anonymous and shared-memory pages (Linux), else its RSS.
 
         Shared libraries are left out: TensorFlow maps hundreds of MB of them into every process, and
-        counting them once per worker process would punish a lesson that starts workers (lesson 11)."""
+        counting them once per worker process would punish a lesson that starts workers (lesson 13)."""
         try:
             with open(f"/proc/{process.pid}/status", "rb") as f:
                 fields = dict(line.split(b":", 1) for line in f if b":" in line)

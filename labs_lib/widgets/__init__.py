@@ -7,11 +7,11 @@ for notebook viewers that cannot run widgets, and what the tests call); the widg
   :class:`DescentPlayground`) on 1-D and 2-D surfaces, with SGD, momentum, RMSprop and Adam (lesson 02);
 - :mod:`~labs_lib.widgets.playground`: the training playground's logic, TensorFlow Playground in Keras
   (:class:`PlaygroundConfig`, :class:`PlaygroundTrainer`, :func:`plot_playground`, :func:`to_keras_code`),
-  and :mod:`~labs_lib.widgets.playground_widget` its widget, :class:`TrainingPlayground` (lesson 05);
+  and :mod:`~labs_lib.widgets.playground_widget` its widget, :class:`TrainingPlayground` (lesson 06);
 - :mod:`~labs_lib.widgets.dashboard`: the training dashboard for any Keras model and ``labs_lib.data`` set,
   with live curves and a clean Stop (:class:`TrainingDashboard`, :class:`LiveCurves`, :class:`StopOnRequest`);
 - :mod:`~labs_lib.widgets.attention`: the attention viewer (:func:`attention_maps`, :func:`plot_attention`,
-  :class:`AttentionViewer`) for models built from ``labs_lib.models.TransformerBlock`` (lesson 08);
+  :class:`AttentionViewer`) for models built from ``labs_lib.models.TransformerBlock`` (lesson 09);
 - :mod:`~labs_lib.widgets.display`: figures and messages inside a widget's one ``Output``;
 - :mod:`~labs_lib.widgets.background`: training in a background thread, so Pause and Stop work while it runs.
 

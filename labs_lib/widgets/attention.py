@@ -138,7 +138,7 @@ class AttentionViewer:
 
     ``inputs`` are token ids ``(num_examples, seq_len)``; ``token_names`` turns an id into text (a list indexed by
     id, or a function), by default the id itself; ``targets`` (optional, same shape) label each query row as
-    ``input→target``, as in lesson 08's sorting task.
+    ``input→target``, as in lesson 09's sorting task.
     """
 
     def __init__(self, model: keras.Model, inputs: np.ndarray,
