@@ -5,6 +5,7 @@ What is too long for a notebook lives here, one concern per module:
 - :mod:`labs_lib.config`   run settings (quick/full mode, seeds, data directory)
 - :mod:`labs_lib.device`   CPU / GPU / multi-device detection and distribution strategy
 - :mod:`labs_lib.data`     offline-first data sets
+- :mod:`labs_lib.standin`  the MNIST-sized offline stand-in, generated from scikit-learn's digits and cached
 - :mod:`labs_lib.models`   model builders (MLP, CNN, RNN, Transformer, small GPT)
 - :mod:`labs_lib.training` a thin ``fit`` helper
 - :mod:`labs_lib.plots`    figures too long to inline

@@ -35,7 +35,7 @@ def doctor(args: argparse.Namespace) -> int:
             missing.append(name)
         print(f"{name:<11} {version}")
 
-    from labs_lib import config, data, device
+    from labs_lib import config, data, device, standin
 
     print(f"quick mode  {config.is_quick()} (from {config.mode_source()})")
     print(f"data dir    {config.data_dir()}")
@@ -48,8 +48,9 @@ def doctor(args: argparse.Namespace) -> int:
         elif data.source_reachable(key):
             line = f"{status}; source reachable (downloaded on first use)"
         else:
-            line = f"{status}; source unreachable: the offline fallback (scikit-learn digits at 28x28) will be used"
+            line = f"{status}; source unreachable: the offline fallback (the stand-in of 70,000 generated digits) will be used"
         print(f"{spec['title']:<14} {line}")
+    print(f"stand-in       offline MNIST stand-in: {standin.cache_status()}")
     print("digits         bundled with scikit-learn (offline)")
     print(f"text corpus    {data.load_text_corpus(quick=False).source}")
     if missing:

@@ -19,6 +19,7 @@ def test_labs_doctor_reports_the_cpu_profile_and_offline_data(tmp_path):
     assert "tensorflow" in out and "keras" in out
     assert "device: CPU" in out
     assert "MNIST" in out and "offline fallback" in out
+    assert "offline MNIST stand-in: not built" in out
     assert "all good" in out
 
 

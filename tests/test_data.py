@@ -31,18 +31,72 @@ def fake_mnist(monkeypatch):
     return payload
 
 
-def test_unreachable_mnist_falls_back_to_offline_digits_and_says_so(data_dir, monkeypatch, capsys):
+def test_unreachable_mnist_falls_back_to_the_offline_standin_and_says_so(data_dir, monkeypatch, capsys):
     monkeypatch.setattr(data.urllib.request, "urlopen", _no_network)
-    splits = data.load("mnist", quick=False)
+    splits = data.load("mnist", quick=True)
     said = capsys.readouterr().out
     assert "could not be downloaded" in said and "offline fallback" in said and "network unreachable" in said
     assert splits.offline_fallback
-    assert "offline fallback" in splits.source
-    assert splits.X_train.shape[1:] == (28, 28) and splits.X_train.dtype == np.uint8
-    assert splits.X_train.max() > 200  # 0..255 like MNIST, not 0..16 like the raw digits
+    assert "offline fallback" in splits.source and "quick-mode subset" in splits.source
+    assert splits.X_train.shape == (4000, 28, 28) and splits.X_train.dtype == np.uint8
+    assert splits.X_val.shape == splits.X_test.shape == (1000, 28, 28)
+    assert splits.X_train.max() == 255  # 0..255 like MNIST, not 0..16 like the raw digits
     assert set(np.unique(splits.y_train)) == set(range(10))
-    total = len(splits.X_train) + len(splits.X_val) + len(splits.X_test)
-    assert total == 1797
+    assert not (data_dir / "mnist_standin").exists(), "quick mode must never build (or cache) the whole set"
+
+
+def test_standin_is_mnist_sized_split_by_source_cached_and_checked(data_dir, monkeypatch, capsys):
+    from labs_lib import standin
+
+    monkeypatch.setenv("LABS_OFFLINE", "1")
+    full = data.load_mnist(quick=False)
+    assert "Building the MNIST-sized offline stand-in" in capsys.readouterr().out
+    assert (len(full.X_train), len(full.X_val), len(full.X_test)) == (55_000, 5_000, 10_000)
+    assert full.X_train.shape[1:] == (28, 28) and full.X_train.dtype == np.uint8
+    with np.load(standin.cache_path()) as f:
+        train, val, test = (set(f[f"source_{s}"].tolist()) for s in ("train", "val", "test"))
+    assert not (train & test) and not (train & val) and not (val & test), "no image may share a source digit"
+    assert len(train | val | test) == 1797
+    # ink spread over the canvas: MNIST itself has 67 of 784 pixels zero in every training image
+    assert standin.stats(full.X_train)["always_zero_share"] < 0.10
+    # quick mode's slice is the start of the full set, generated without it
+    quick = data.load_mnist(quick=True)
+    np.testing.assert_array_equal(quick.X_train, full.X_train[:4000])
+    np.testing.assert_array_equal(quick.X_test, full.X_test[:1000])
+    np.testing.assert_array_equal(quick.y_val, full.y_val[:1000])
+    # the second full load reads the verified cache and generates nothing
+    monkeypatch.setattr(standin, "generate", lambda *a, **k: pytest.fail("rebuilt despite a verified cache"))
+    again = data.load_mnist(quick=False)
+    np.testing.assert_array_equal(again.X_train, full.X_train)
+    assert standin.cache_status() == "cached (verified)"
+
+
+def test_damaged_standin_cache_is_removed_and_rebuilt(data_dir, monkeypatch, capsys):
+    from labs_lib import standin
+
+    monkeypatch.setattr(standin, "SIZES", {"train": 2_000, "val": 500, "test": 1_000})
+    first = standin.load_full()[0]
+    path = standin.cache_path()
+    path.write_bytes(path.read_bytes()[:-1000])  # a truncated file
+    assert standin.cache_status().startswith("corrupted")
+    second = standin.load_full()[0]
+    assert "failed its SHA-256 check" in capsys.readouterr().out
+    np.testing.assert_array_equal(first["X_train"], second["X_train"])
+    assert standin.cache_status() == "cached (verified)"
+
+
+def test_standin_generation_is_deterministic_and_checks_its_arguments():
+    from labs_lib import standin
+
+    a, ya, _ = standin.generate("val", 1500)
+    b, yb, _ = standin.generate("val", 1500)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ya, yb)
+    assert len({x.tobytes() for x in a}) == 1500, "every generated image differs"
+    with pytest.raises(ValueError, match="between 1 and 5,000"):
+        standin.generate("val", 6000)
+    with pytest.raises(ValueError, match="unknown split"):
+        standin.chunk("holdout", 0)
 
 
 def test_labs_offline_skips_the_network_entirely(data_dir, monkeypatch, capsys):
