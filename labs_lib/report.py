@@ -66,6 +66,10 @@ def _versions(record: dict) -> str:
 
 
 def _when(record: dict) -> str:
+    """The date of a record; a range when its notebooks were measured on different days (``labs run --update``)."""
+    days = sorted({run["date"][:10] for run in record.get("notebooks", []) if run.get("date")})
+    if len(days) > 1:
+        return f"{days[0]} to {days[-1]}"
     return record.get("date", "")[:10]
 
 

@@ -185,6 +185,34 @@ def run_course(paths: list[Path], *, quick: bool, seed: int = 42, executed_dir: 
     }  # fmt: skip
 
 
+def merge(previous: dict, new: dict) -> dict:
+    """``new``'s notebooks replace the same notebooks in ``previous``; the others are kept (``labs run --update``).
+
+    Every notebook entry keeps the date it was measured on, so a table built from a merged record can say
+    when each figure was taken. The two records must be of the same mode, seed and machine: figures from
+    another machine or seed would be mixed silently otherwise.
+    """
+    for key in ("mode", "seed"):
+        if previous.get(key) != new.get(key):
+            raise ValueError(f"cannot update a {key}={previous.get(key)!r} results file with a {key}={new.get(key)!r} "
+                             "run: write it to another file with -o, or rerun every notebook")  # fmt: skip
+    if machine_line(previous["machine"]) != machine_line(new["machine"]):
+        raise ValueError(f"cannot update results measured on {machine_line(previous['machine'])} with a run on "
+                         f"{machine_line(new['machine'])}: rerun every notebook here, or write to another file with -o")  # fmt: skip
+    fresh = {run["notebook"]: {**run, "date": new["date"]} for run in new["notebooks"]}
+    kept = {run["notebook"]: {"date": previous["date"], **run} for run in previous["notebooks"]}
+    try:  # course order; a kept entry whose notebook is gone (renamed, removed) is dropped
+        course = [p.stem for p in course_notebooks()]
+        names = [n for n in course if n in fresh or n in kept] + [n for n in fresh if n not in course]
+    except FileNotFoundError:  # not run from a clone of the course: keep everything, in order of name
+        names = sorted(set(fresh) | set(kept))
+    merged = [fresh.get(name) or kept[name] for name in names]
+    walls = [r["wall_s"] for r in merged if r["wall_s"] is not None]
+    peaks = [r["peak_rss_mb"] for r in merged if r["peak_rss_mb"] is not None]
+    return {**new, "total_wall_s": round(sum(walls), 1), "max_peak_rss_mb": max(peaks) if peaks else None,
+            "notebooks": merged}  # fmt: skip
+
+
 def _seconds(value) -> str:
     return "-" if value is None else f"{value:.1f} s"
 
@@ -233,6 +261,8 @@ def main(args: argparse.Namespace) -> int:
     record = run_course(paths, quick=quick, seed=args.seed, executed_dir=args.executed, timeout=args.timeout)
     output = Path(args.output) if args.output else default_output(record["mode"])
     output.parent.mkdir(parents=True, exist_ok=True)
+    if args.update and output.exists():
+        record = merge(json.loads(output.read_text(encoding="utf-8")), record)
     output.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(table(record))
     print(f"results: {output}\nexecuted notebooks: {record['executed']}")
@@ -249,6 +279,8 @@ def add_parser(commands) -> None:
     p.add_argument("--full", action="store_true", help="full settings (QUICK=False): the README's figures")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("-o", "--output", help="results file (default: benchmarks/results/course-<mode>.json)")
+    p.add_argument("--update", action="store_true",
+                   help="replace only these notebooks' entries in the results file, keep the others (same machine)")
     p.add_argument("--executed", type=Path, help="folder for the executed notebooks (default: a temp folder)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds one notebook may take (default 3600)")
     p.set_defaults(func=main)

@@ -74,6 +74,29 @@ def test_labs_run_writes_the_record_and_fails_when_a_notebook_fails(tmp_path, ca
     assert cli.main(["run", str(tmp_path / "missing.ipynb")]) == 2
 
 
+def test_labs_run_update_replaces_only_the_notebooks_it_ran(tmp_path, monkeypatch):
+    first, second = tmp_path / "01_first.ipynb", tmp_path / "02_second.ipynb"
+    make_notebook(first, "from labs_lib import results\nresults.record('answer', 1, '{:d}')")
+    make_notebook(second, "from labs_lib import results\nresults.record('answer', 2, '{:d}')")
+    monkeypatch.setattr(runs, "course_notebooks", lambda folder=None: [first, second])
+    output = tmp_path / "course.json"
+    assert cli.main(["run", str(first), str(second), "-o", str(output)]) == 0
+    before = json.loads(output.read_text())
+    make_notebook(second, "from labs_lib import results\nresults.record('answer', 3, '{:d}')")
+    assert cli.main(["run", str(second), "-o", str(output), "--update"]) == 0
+    after = json.loads(output.read_text())
+    assert [r["notebook"] for r in after["notebooks"]] == ["01_first", "02_second"]
+    assert [r["figures"][0]["text"] for r in after["notebooks"]] == ["1", "3"]
+    assert after["notebooks"][0]["date"] == before["date"]  # each entry keeps when it was measured
+    assert after["total_wall_s"] == round(sum(r["wall_s"] for r in after["notebooks"]), 1)
+    full = dict(after, mode="full")
+    with pytest.raises(ValueError, match="cannot update a mode='full' results file"):
+        runs.merge(full, after)
+    elsewhere = dict(after, machine=dict(after["machine"], cpu="Other CPU"))
+    with pytest.raises(ValueError, match="rerun every notebook here"):
+        runs.merge(elsewhere, after)
+
+
 def test_the_course_notebooks_are_found_in_order():
     found = runs.course_notebooks()
     assert [p.name[:2] for p in found] == sorted(p.name[:2] for p in found)
