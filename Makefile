@@ -16,11 +16,12 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: lab test unit notebooks install browser-deps lint clean-notebooks doctor help bench bench-quick full results
+.PHONY: lab test test-gpu-shape unit notebooks install browser-deps lint clean-notebooks doctor help bench bench-quick full results
 
 help:
 	@echo "make lab    - install (first time) and open JupyterLab on the course"
 	@echo "make test   - unit tests + every notebook in quick mode (nbval)"
+	@echo "make test-gpu-shape - every notebook in quick mode as a GPU machine runs it: mixed_float16, then also 2 replicas"
 	@echo "make doctor - versions, device profile, data sets"
 	@echo "make bench  - every benchmark: a table and benchmarks/results/*.json (about 15 min on 2 cores)"
 	@echo "make bench-quick - the benchmarks at small sizes (under 5 min); fails only if a figure is missing"
@@ -83,6 +84,16 @@ unit: install browser-deps
 
 notebooks: install
 	LABS_QUICK=1 $(PY) -m pytest notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=300 $(PYTEST_ARGS)
+
+# What a GPU machine runs, simulated on the CPU (labs_lib.device reads LABS_PRECISION and LABS_REPLICAS): every
+# notebook in quick mode under the mixed_float16 policy setup() picks on tensor-core GPUs, then again with two
+# replicas under MirroredStrategy (logical CPU devices), as on a machine with two GPUs.
+NBVAL := $(PY) -m pytest notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=300 $(PYTEST_ARGS)
+test-gpu-shape: install
+	@echo "==> every notebook in quick mode as on one GPU (LABS_PRECISION=mixed_float16)"
+	LABS_QUICK=1 LABS_PRECISION=mixed_float16 $(NBVAL)
+	@echo "==> every notebook in quick mode as on two GPUs (LABS_PRECISION=mixed_float16 LABS_REPLICAS=2)"
+	LABS_QUICK=1 LABS_PRECISION=mixed_float16 LABS_REPLICAS=2 $(NBVAL)
 
 # Benchmarks (benchmarks/): figures printed and written to benchmarks/results/ (quick: results/quick/).
 bench: install

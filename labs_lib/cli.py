@@ -39,7 +39,15 @@ def doctor(args: argparse.Namespace) -> int:
 
     print(f"quick mode  {config.is_quick()} (from {config.mode_source()})")
     print(f"data dir    {config.data_dir()}")
-    profile = device.setup(force_cpu=args.cpu)
+    for name, meaning in ((device.PRECISION_ENV, "forces the precision policy"),
+                          (device.REPLICAS_ENV, "logical CPU devices under MirroredStrategy")):  # fmt: skip
+        value = os.environ.get(name, "").strip()
+        print(f"{name:<14} {value} ({meaning}, simulating a GPU machine)" if value else f"{name:<14} not set")
+    try:
+        profile = device.setup(force_cpu=args.cpu)
+    except ValueError as error:
+        print(f"device setup failed: {error}")
+        return 1
     print(profile.report())
     for key, spec in data.SOURCES.items():
         status = data.cache_status(key)

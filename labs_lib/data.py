@@ -121,13 +121,22 @@ class TextCorpus:
 
 
 def to_dataset(X, y, batch_size: int = 64, shuffle: bool = False, seed: int = 0, transform=None):
-    """A batched, optionally shuffled, prefetched ``tf.data.Dataset`` over ``(X, y)``."""
+    """A batched, optionally shuffled, prefetched ``tf.data.Dataset`` over ``(X, y)``.
+
+    Under several replicas (``device.setup()`` found several GPUs, or ``LABS_REPLICAS``), the batch size is
+    made one whose first batch splits evenly over them (:func:`labs_lib.training.replica_batch_size`), since
+    Keras needs that while it builds a model: ``batch_size=len(X)`` with 359 examples on 2 replicas gives
+    batches of 358 and 1. With one replica ``batch_size`` is used as given.
+    """
     import tensorflow as tf
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if len(X) != len(y):
         raise ValueError(f"X and y differ in length: {len(X)} vs {len(y)}")
+    from labs_lib import device  # here, not at the top: importing data must not import TensorFlow
+
+    batch_size = device.even_first_batch(batch_size, len(X), device.replicas_in_use())
     ds = tf.data.Dataset.from_tensor_slices((X, y))
     if shuffle:
         ds = ds.shuffle(len(X), seed=seed, reshuffle_each_iteration=True)

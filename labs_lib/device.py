@@ -8,8 +8,15 @@ Call :func:`setup` once, near the top of a notebook, before any model is built::
 It finds the CPU and GPUs, turns on memory growth for every GPU (so TensorFlow does not grab all
 GPU memory at start), picks a ``tf.distribute`` strategy (default on CPU, one-device on one GPU,
 ``MirroredStrategy`` on several, ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` describes a
-cluster), sets the Keras mixed-precision policy and recommends a batch size.
+cluster), sets the Keras mixed-precision policy (``mixed_bfloat16`` on GPUs of compute capability 8.0 and
+newer, ``mixed_float16`` on older tensor-core GPUs, 7.x; ``float32`` otherwise) and recommends a batch size.
 The model builders in :mod:`labs_lib.models` build inside ``profile.strategy``.
+
+Two environment variables simulate a GPU machine's settings on a laptop, so that what a GPU would run can be
+tested without one (``make test-gpu-shape``): ``LABS_PRECISION`` (``float32``, ``mixed_float16`` or
+``mixed_bfloat16``) replaces the policy :func:`setup` would choose, and ``LABS_REPLICAS=N`` splits the CPU
+into N logical devices under ``MirroredStrategy``, as ``setup(cpu_devices=N)`` does. Arguments passed to
+:func:`setup` win over them (as they would on a GPU), and the report says which setting came from where.
 
 Under ``MultiWorkerMirroredStrategy``, Keras 3.15's ``model.fit`` fails when it builds the model
 ("Attempt to convert a value (PerReplica...)"); train with a custom loop and ``strategy.run``, as
@@ -34,6 +41,8 @@ MULTI_CPU = "multi-cpu"  # the CPU split into logical devices, to exercise the m
 MULTI_WORKER = "multi-worker"
 
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISION_ENV = "LABS_PRECISION"  # forces the policy setup() would choose: one of POLICIES
+REPLICAS_ENV = "LABS_REPLICAS"  # N logical CPU devices under MirroredStrategy, as setup(cpu_devices=N)
 CPU_BATCH_SIZE = 64  # per replica: small enough for a laptop's cache, large enough to amortise overhead
 GPU_BATCH_SIZE = 256  # per replica: keeps a GPU busy for the course's small models
 
@@ -69,6 +78,24 @@ class DeviceProfile:
 
 
 _current: DeviceProfile | None = None
+
+
+def even_first_batch(batch_size: int, num_examples: int, replicas: int) -> int:
+    """``batch_size``, or the largest smaller one whose first batch of ``num_examples`` splits over ``replicas``.
+
+    Keras splits the first batch of a ``fit``, ``evaluate`` or ``predict`` call over the replicas while it
+    builds the model and needs equal parts. The examples left over go into later batches, so none is dropped:
+    ``even_first_batch(256, 93, 2)`` is 92 (batches of 92 and 1).
+    """
+    first = min(batch_size, num_examples)
+    if replicas == 1 or first % replicas == 0 or first < replicas:
+        return batch_size
+    return first - first % replicas
+
+
+def replicas_in_use() -> int:
+    """Replicas of the profile :func:`setup` made, 1 before any call (never starts TensorFlow itself)."""
+    return _current.num_replicas if _current is not None else 1
 _current_args: tuple | None = None
 
 
@@ -83,10 +110,55 @@ def _cluster_workers(tf_config: str | None) -> int:
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
-def _gpu_supports_float16(details: dict) -> bool:
-    """Tensor cores (compute capability 7.0 or newer) make float16 matrix work fast."""
+def gpu_policy(details: dict) -> str:
+    """The precision policy one GPU runs fastest with, from its ``tf.config.experimental.get_device_details``.
+
+    Compute capability 8.0 and newer (Ampere, Hopper, ...) have bfloat16 tensor cores: ``mixed_bfloat16``
+    keeps float32's exponent range, so it needs no loss scaling. 7.x (Volta, Turing) have float16 tensor
+    cores only: ``mixed_float16``, with the loss scaling Keras adds in ``compile``. Older GPUs: ``float32``.
+    """
     capability = details.get("compute_capability")
-    return bool(capability) and tuple(capability) >= (7, 0)
+    if not capability:
+        return "float32"
+    if tuple(capability) >= (8, 0):
+        return "mixed_bfloat16"
+    if tuple(capability) >= (7, 0):
+        return "mixed_float16"
+    return "float32"
+
+
+def choose_policy(gpu_details: list[dict]) -> str:
+    """The policy for a machine with these GPUs: the one every GPU supports (the oldest GPU decides)."""
+    if not gpu_details:
+        return "float32"
+    order = ("float32", "mixed_float16", "mixed_bfloat16")  # each one needs more of the hardware
+    return min((gpu_policy(details) for details in gpu_details), key=order.index)
+
+
+def _env_policy() -> str | None:
+    """``LABS_PRECISION``, checked; None when unset or empty."""
+    value = os.environ.get(PRECISION_ENV, "").strip()
+    if not value:
+        return None
+    if value not in POLICIES:
+        raise ValueError(
+            f"{PRECISION_ENV} must be one of {', '.join(POLICIES)}, got {value!r} "
+            f"(e.g. {PRECISION_ENV}=mixed_float16; unset it to let device.setup() choose)"
+        )
+    return value
+
+
+def _env_replicas() -> int | None:
+    """``LABS_REPLICAS``, checked; None when unset or empty."""
+    value = os.environ.get(REPLICAS_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(
+            f"{REPLICAS_ENV} must be a positive integer, the number of logical CPU devices to train on "
+            f"(e.g. {REPLICAS_ENV}=2), got {value!r}; unset it for one device"
+        )
+    return int(value)
 
 
 def setup(
@@ -101,9 +173,11 @@ def setup(
     Args:
         force_cpu: hide all GPUs (for comparisons, or when a GPU is busy).
         policy: force a Keras precision policy ('float32', 'mixed_float16', 'mixed_bfloat16');
-            by default ``mixed_float16`` on GPUs with tensor cores, ``float32`` otherwise.
+            by default ``LABS_PRECISION`` when set, else the GPUs' best (see :func:`choose_policy`):
+            ``mixed_bfloat16`` from compute capability 8.0, ``mixed_float16`` on 7.x, ``float32`` otherwise.
         cpu_devices: split the CPU into this many logical devices and use ``MirroredStrategy``
-            over them, so the multi-device path runs (and can be taught) on a laptop.
+            over them, so the multi-device path runs (and can be taught) on a laptop; by default
+            ``LABS_REPLICAS`` when set, else one device.
         batch_size_per_replica: override the recommended per-replica batch size.
         allow_tf32: let float32 matrix products use TensorFloat-32 on Ampere and newer GPUs. Off by default:
             TF32 keeps only 10 bits of mantissa, which breaks the lessons' float32 checks of from-scratch code
@@ -117,6 +191,21 @@ def setup(
     if batch_size_per_replica is not None and batch_size_per_replica < 1:
         raise ValueError(f"batch_size_per_replica must be >= 1, got {batch_size_per_replica}")
 
+    # The environment simulates a GPU machine's choices; an argument passed here wins over it.
+    env_policy, env_replicas = _env_policy(), _env_replicas()
+    notes: list[str] = []
+    if env_policy is not None:
+        if policy is None:
+            policy = env_policy
+            notes.append(f"precision {policy} from {PRECISION_ENV}")
+        elif policy != env_policy:
+            notes.append(f"{PRECISION_ENV}={env_policy} ignored: policy={policy!r} passed to setup()")
+    replicas_from_env = env_replicas is not None and cpu_devices is None
+    if replicas_from_env:
+        cpu_devices = env_replicas
+    elif env_replicas is not None and cpu_devices != env_replicas:
+        notes.append(f"{REPLICAS_ENV}={env_replicas} ignored: cpu_devices={cpu_devices} passed to setup()")
+
     args = (force_cpu, policy, cpu_devices, batch_size_per_replica, allow_tf32, os.environ.get("TF_CONFIG"))
     if _current is not None and args == _current_args:
         return _current
@@ -124,7 +213,6 @@ def setup(
     import keras
     import tensorflow as tf
 
-    notes: list[str] = []
     try:
         if force_cpu:
             tf.config.set_visible_devices([], "GPU")
@@ -151,15 +239,12 @@ def setup(
 
     tf.config.experimental.enable_tensor_float_32_execution(allow_tf32)
     gpus = tf.config.get_visible_devices("GPU")
-    gpu_names = []
-    float16_ok = bool(gpus)
-    for gpu in gpus:
-        details = tf.config.experimental.get_device_details(gpu)
-        gpu_names.append(details.get("device_name", gpu.name))
-        float16_ok = float16_ok and _gpu_supports_float16(details)
+    gpu_details = [tf.config.experimental.get_device_details(gpu) for gpu in gpus]
+    gpu_names = [details.get("device_name", gpu.name) for gpu, details in zip(gpus, gpu_details, strict=True)]
 
+    asked = f"{REPLICAS_ENV}={cpu_devices}" if replicas_from_env else f"cpu_devices={cpu_devices}"
     if cpu_devices and cpu_devices > 1 and gpus:
-        notes.append(f"cpu_devices={cpu_devices} ignored: GPUs found (pass force_cpu=True to split the CPU)")
+        notes.append(f"{asked} ignored: GPUs found (pass force_cpu=True to split the CPU)")
     if gpus and not allow_tf32:
         notes.append("TF32 off (exact float32 checks)")
     workers = _cluster_workers(os.environ.get("TF_CONFIG"))
@@ -168,6 +253,8 @@ def setup(
         kind = MULTI_WORKER
         devices = list(strategy.extended.worker_devices)  # this worker's own devices, not the cluster's
         notes.append(f"{workers} workers from TF_CONFIG")
+        if cpu_devices and cpu_devices > 1 and not gpus:
+            notes.append(f"{asked} ignored: TF_CONFIG describes a cluster, whose CPU workers have one device each")
     elif len(gpus) > 1:
         devices = [d.name for d in tf.config.list_logical_devices("GPU")]
         strategy = tf.distribute.MirroredStrategy(devices)
@@ -183,13 +270,15 @@ def setup(
             devices, cross_device_ops=tf.distribute.ReductionToOneDevice(reduce_to_device=devices[0])
         )
         kind = MULTI_CPU
+        if replicas_from_env:
+            notes.append(f"{cpu_devices} logical CPU devices from {REPLICAS_ENV}")
     else:
         devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         strategy = tf.distribute.get_strategy()
         kind = CPU
 
     if policy is None:
-        policy = "mixed_float16" if float16_ok else "float32"
+        policy = choose_policy(gpu_details)
     elif policy != "float32" and not gpus:
         notes.append(f"{policy} forced on CPU: expect it to be slower, not faster")
     keras.mixed_precision.set_global_policy(policy)

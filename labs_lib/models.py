@@ -218,9 +218,10 @@ class PositionalEmbedding(layers.Layer):
         if positions not in ("sinusoidal", "learned"):
             raise ValueError(f"positions must be 'sinusoidal' or 'learned', got {positions!r}")
         self.vocab_size, self.seq_len, self.d_model, self.positions = vocab_size, seq_len, d_model, positions
-        self.token_embedding = layers.Embedding(vocab_size, d_model, name="token_embedding")
+        policy = self.dtype_policy  # sublayers follow this layer's dtype (e.g. dtype="float32" under mixed precision)
+        self.token_embedding = layers.Embedding(vocab_size, d_model, dtype=policy, name="token_embedding")
         if positions == "learned":
-            self.position_embedding = layers.Embedding(seq_len, d_model, name="position_embedding")
+            self.position_embedding = layers.Embedding(seq_len, d_model, dtype=policy, name="position_embedding")
         else:
             self.encoding = positional_encoding(seq_len, d_model)
 
@@ -260,15 +261,18 @@ class TransformerBlock(layers.Layer):
         _check_rate("dropout", dropout)
         self.d_model, self.num_heads, self.ff_dim = d_model, num_heads, ff_dim
         self.dropout_rate, self.causal, self.norm_first = dropout, causal, norm_first
-        self.attention = layers.MultiHeadAttention(num_heads, d_model // num_heads, dropout=dropout, name="attention")
+        policy = self.dtype_policy  # sublayers follow this layer's dtype (e.g. dtype="float32" under mixed precision)
+        self.attention = layers.MultiHeadAttention(num_heads, d_model // num_heads, dropout=dropout, dtype=policy,
+                                                   name="attention")  # fmt: skip
         self.feed_forward = keras.Sequential(
-            [layers.Dense(ff_dim, activation="gelu", name="expand"), layers.Dense(d_model, name="project")],
+            [layers.Dense(ff_dim, activation="gelu", dtype=policy, name="expand"),
+             layers.Dense(d_model, dtype=policy, name="project")],
             name="feed_forward",
-        )
-        self.norm1 = layers.LayerNormalization(epsilon=1e-6, name="norm1")
-        self.norm2 = layers.LayerNormalization(epsilon=1e-6, name="norm2")
-        self.dropout1 = layers.Dropout(dropout)
-        self.dropout2 = layers.Dropout(dropout)
+        )  # fmt: skip
+        self.norm1 = layers.LayerNormalization(epsilon=1e-6, dtype=policy, name="norm1")
+        self.norm2 = layers.LayerNormalization(epsilon=1e-6, dtype=policy, name="norm2")
+        self.dropout1 = layers.Dropout(dropout, dtype=policy)
+        self.dropout2 = layers.Dropout(dropout, dtype=policy)
 
     def build(self, input_shape):
         # Build the sublayers now, so that weights exist (and can be copied) before the first call.

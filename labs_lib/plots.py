@@ -152,7 +152,7 @@ def decision_boundary(
     (x0, y0), (x1, y1) = X.min(axis=0) - margin, X.max(axis=0) + margin
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     grid = np.c_[gx.ravel(), gy.ravel()].astype(np.float32)
-    out = np.asarray(predict(grid))
+    out = np.asarray(predict(grid)).astype(np.float32)  # float32 also for 16-bit outputs (mixed precision)
     if out.ndim == 2 and out.shape[1] > 1:
         z = out[:, 1] if out.shape[1] == 2 else out.argmax(axis=1)
     else:

@@ -3,10 +3,17 @@
 :func:`compile` builds the optimizer inside the device profile's strategy (Keras 3 requires that
 under ``MirroredStrategy``); :func:`fit` adds early stopping and an optional live plot, and returns
 the usual ``History``. Anything else goes straight to ``model.fit``.
+
+Under several replicas (``MirroredStrategy`` on several GPUs, or ``LABS_REPLICAS``), Keras 3.15 splits the
+first batch of every ``fit``, ``evaluate`` and ``predict`` call over the replicas and averages the parts
+while it builds the model, which fails ("Inputs to operation AddN must have the same size and shape")
+unless that batch divides evenly. :func:`replica_batch_size` picks a batch size whose first batch does;
+:func:`fit` uses it for validation arrays and explains the error when a pipeline's first batch does not divide.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import keras
@@ -57,6 +64,24 @@ def outputs_logits(model: keras.Model) -> bool:
     """Whether the model's last layer is linear (no softmax or sigmoid), i.e. it outputs logits."""
     activation = getattr(model.layers[-1], "activation", None)
     return activation is not None and getattr(activation, "__name__", "") == "linear"
+
+
+def replica_batch_size(batch_size: int, num_examples: int, profile: device.DeviceProfile | None = None) -> int:
+    """A batch size for ``num_examples`` examples whose first batch splits evenly over the replicas.
+
+    With one replica this is ``batch_size``. With R replicas, when the first batch (``batch_size`` examples, or
+    all of them when there are fewer) is not a multiple of R, it is rounded down to one; the examples left over
+    go into later batches, so every example is still used (``replica_batch_size(256, 93)`` is 92 on 2 replicas:
+    batches of 92 and 1). Keras averages over examples, not batches, so the mean loss is the same.
+    """
+    if batch_size < 1 or num_examples < 0:
+        raise ValueError(f"batch_size must be >= 1 and num_examples >= 0, got {batch_size} and {num_examples}")
+    return device.even_first_batch(batch_size, num_examples, (profile or device.current_profile()).num_replicas)
+
+
+def _is_uneven_split(error: Exception) -> bool:
+    text = str(error)
+    return "AddN" in text and "must have the same size and shape" in text
 
 
 class LivePlot(keras.callbacks.Callback):
@@ -125,7 +150,26 @@ def fit(
         all_callbacks.append(LivePlot())
     if hasattr(x, "element_spec"):  # a tf.data pipeline: it shuffles itself (see data.Splits.datasets)
         kwargs.setdefault("shuffle", False)
-    return model.fit(
-        x, y, validation_data=validation_data, epochs=num_epochs, batch_size=batch_size,
-        callbacks=all_callbacks, verbose=verbose, **kwargs,
-    )  # fmt: skip
+    replicas = model.distribute_strategy.num_replicas_in_sync
+    if (replicas > 1 and isinstance(validation_data, tuple) and hasattr(validation_data[0], "__len__")
+            and "validation_batch_size" not in kwargs):  # fmt: skip
+        # Validation arrays smaller than a batch: a first batch that splits evenly (see replica_batch_size).
+        chosen = device.even_first_batch(batch_size or 32, len(validation_data[0]), replicas)  # 32: Keras' default
+        if chosen != (batch_size or 32):
+            kwargs["validation_batch_size"] = chosen
+    try:
+        return model.fit(
+            x, y, validation_data=validation_data, epochs=num_epochs, batch_size=batch_size,
+            callbacks=all_callbacks, verbose=verbose, **kwargs,
+        )  # fmt: skip
+    except Exception as error:
+        if replicas > 1 and _is_uneven_split(error):
+            shapes = re.search(r"Input 0: (\[[^\]]*\]) != input 1: (\[[^\]]*\])", str(error))
+            parts = f" (per-replica parts {shapes[1]} and {shapes[2]})" if shapes else ""
+            raise ValueError(
+                f"the first batch of the training or validation data does not split evenly over the {replicas} "
+                f"replicas{parts}, and Keras needs it to. Make that batch a multiple of {replicas}: build pipelines "
+                "with data.to_dataset (it does this), or choose batch sizes with "
+                "training.replica_batch_size(batch_size, num_examples), also for a set smaller than one batch"
+            ) from error
+        raise

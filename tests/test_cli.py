@@ -21,6 +21,28 @@ def test_labs_doctor_reports_the_cpu_profile_and_offline_data(tmp_path):
     assert "MNIST" in out and "offline fallback" in out
     assert "offline MNIST stand-in: not built" in out
     assert "all good" in out
+    assert "LABS_PRECISION not set" in out and "LABS_REPLICAS  not set" in out
+
+
+def test_labs_doctor_reports_the_simulated_gpu_settings(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LABS_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "LABS_DATA_DIR": str(tmp_path / "data"), "LABS_PRECISION": "mixed_float16", "LABS_REPLICAS": "2"}  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "labs_lib.cli", "doctor", "--cpu"], capture_output=True, text=True,
+                            env=env, timeout=180, cwd=ROOT)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    out = result.stdout
+    assert "LABS_PRECISION mixed_float16 (forces the precision policy" in out
+    assert "LABS_REPLICAS  2 (logical CPU devices under MirroredStrategy" in out
+    assert "device: MULTI-CPU" in out and "MirroredStrategy with 2 replica(s)" in out
+    assert "precision: mixed_float16" in out and "precision mixed_float16 from LABS_PRECISION" in out
+
+
+def test_labs_doctor_explains_a_bad_setting_and_fails(monkeypatch, capsys):
+    monkeypatch.setenv("LABS_REPLICAS", "two")
+    assert cli.main(["doctor", "--cpu"]) == 1
+    out = capsys.readouterr().out
+    assert "LABS_REPLICAS  two" in out
+    assert "device setup failed: LABS_REPLICAS must be a positive integer" in out and "LABS_REPLICAS=2" in out
 
 
 def test_labs_clean_strips_outputs_and_keeps_metadata(tmp_path):

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import free_ports, run_python
 
 PRINT_PROFILE = """
@@ -17,6 +19,7 @@ print("PROFILE=" + json.dumps({{"kind": p.kind, "replicas": p.num_replicas, "pol
 
 
 def _profile(args: str = "", env: dict | None = None) -> dict:
+    env = {"LABS_PRECISION": "", "LABS_REPLICAS": "", **(env or {})}  # empty is unset: only what the test says
     result = run_python(PRINT_PROFILE.format(args=args), env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("PROFILE="))
@@ -66,7 +69,7 @@ else:
     raise AssertionError("changing the layout after start must fail")
 print("OK")
 """
-    result = run_python(code)
+    result = run_python(code, env={"LABS_PRECISION": "", "LABS_REPLICAS": ""})
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert "OK" in result.stdout
 
@@ -81,7 +84,7 @@ def test_tf_config_cluster_selects_multi_worker_strategy():
     workers = []
     try:
         for index in range(2):
-            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "LABS_PRECISION": "", "LABS_REPLICAS": "",
                    "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
             workers.append(subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                                             stderr=subprocess.PIPE, text=True))  # fmt: skip
@@ -101,8 +104,6 @@ def test_tf_config_cluster_selects_multi_worker_strategy():
 
 
 def test_invalid_arguments_are_rejected_with_a_clear_message():
-    import pytest
-
     from labs_lib import device
 
     with pytest.raises(ValueError, match="policy must be one of"):
@@ -113,10 +114,130 @@ def test_invalid_arguments_are_rejected_with_a_clear_message():
         device._cluster_workers("{not json")
 
 
-def test_float16_only_on_tensor_core_gpus():
+@pytest.fixture
+def simulated_gpus(monkeypatch):
+    """``simulated_gpus(details, ...)`` makes device.setup() see one GPU per dict of device details.
+
+    Patches what setup() reads (visible devices, ``tf.config.experimental.get_device_details``, logical devices)
+    and the strategies it would build on them, restores the Keras policy afterwards, and starts from no profile.
+    """
+    import keras
+    import tensorflow as tf
+
     from labs_lib import device
 
-    assert device._gpu_supports_float16({"compute_capability": (8, 0)})
-    assert device._gpu_supports_float16({"compute_capability": (7, 0)})
-    assert not device._gpu_supports_float16({"compute_capability": (6, 1)})
-    assert not device._gpu_supports_float16({})
+    class FakeStrategy:
+        def __init__(self, devices, **kwargs):
+            self.num_replicas_in_sync = 1 if isinstance(devices, str) else len(devices)
+
+    def install(*details: dict):
+        physical = [tf.config.PhysicalDevice(f"/physical_device:GPU:{i}", "GPU") for i in range(len(details))]
+        logical = [tf.config.LogicalDevice(f"/device:GPU:{i}", "GPU") for i in range(len(details))]
+        by_name = {gpu.name: d for gpu, d in zip(physical, details, strict=True)}
+        real_visible, real_logical = tf.config.get_visible_devices, tf.config.list_logical_devices
+        monkeypatch.setattr(tf.config, "get_visible_devices",
+                            lambda kind=None: physical if kind == "GPU" else real_visible(kind))  # fmt: skip
+        monkeypatch.setattr(tf.config, "list_logical_devices",
+                            lambda kind=None: logical if kind == "GPU" else real_logical(kind))  # fmt: skip
+        monkeypatch.setattr(tf.config.experimental, "set_memory_growth", lambda gpu, enable: None)
+        monkeypatch.setattr(tf.config.experimental, "get_device_details", lambda gpu: by_name[gpu.name])
+        monkeypatch.setattr(tf.distribute, "OneDeviceStrategy", FakeStrategy)
+        monkeypatch.setattr(tf.distribute, "MirroredStrategy", FakeStrategy)
+
+    monkeypatch.setattr(device, "_current", None)
+    monkeypatch.setattr(device, "_current_args", None)
+    for name in (device.PRECISION_ENV, device.REPLICAS_ENV, "TF_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    before = keras.mixed_precision.global_policy().name
+    yield install
+    keras.mixed_precision.set_global_policy(before)
+
+
+A100 = {"device_name": "NVIDIA A100-SXM4-40GB", "compute_capability": (8, 0)}
+H100 = {"device_name": "NVIDIA H100 80GB HBM3", "compute_capability": (9, 0)}
+RTX3060 = {"device_name": "NVIDIA GeForce RTX 3060", "compute_capability": (8, 6)}
+T4 = {"device_name": "Tesla T4", "compute_capability": (7, 5)}
+V100 = {"device_name": "Tesla V100-SXM2-16GB", "compute_capability": (7, 0)}
+P100 = {"device_name": "Tesla P100-PCIE-16GB", "compute_capability": (6, 0)}
+
+
+@pytest.mark.parametrize(
+    ("gpus", "expected"),
+    [((H100,), "mixed_bfloat16"), ((A100,), "mixed_bfloat16"), ((RTX3060,), "mixed_bfloat16"),
+     ((T4,), "mixed_float16"), ((V100,), "mixed_float16"), ((P100,), "float32"),
+     ((A100, A100), "mixed_bfloat16"), ((A100, V100), "mixed_float16"), ((T4, P100), "float32")],
+    ids=["H100", "A100", "RTX3060", "T4", "V100", "P100", "2xA100", "A100+V100", "T4+P100"],
+)  # fmt: skip
+def test_setup_prefers_bfloat16_from_compute_capability_8_and_float16_on_7x(simulated_gpus, gpus, expected):
+    import keras
+
+    from labs_lib import device
+
+    simulated_gpus(*gpus)
+    profile = device.setup()
+    assert profile.policy == expected
+    assert keras.mixed_precision.global_policy().name == expected  # what the model builders will use
+    assert profile.kind == (device.ONE_GPU if len(gpus) == 1 else device.MULTI_GPU)
+    assert profile.gpu_names == [g["device_name"] for g in gpus]
+    assert profile.batch_size == device.GPU_BATCH_SIZE * len(gpus)
+    assert "slower" not in profile.report()  # the automatic choice is never one that slows the GPU down
+
+
+def test_gpu_without_reported_capability_stays_in_float32():
+    from labs_lib import device
+
+    assert device.gpu_policy({"device_name": "some GPU"}) == "float32"
+    assert device.choose_policy([]) == "float32"
+
+
+def test_labs_precision_overrides_the_gpus_choice_and_an_argument_overrides_both(simulated_gpus, monkeypatch):
+    from labs_lib import device
+
+    simulated_gpus(A100)
+    monkeypatch.setenv("LABS_PRECISION", "mixed_float16")
+    profile = device.setup()
+    assert profile.policy == "mixed_float16"
+    assert "precision mixed_float16 from LABS_PRECISION" in profile.report()
+    profile = device.setup(policy="float32")  # a lesson that needs float32 asks for it, as on a real GPU
+    assert profile.policy == "float32"
+    assert "LABS_PRECISION=mixed_float16 ignored: policy='float32' passed to setup()" in profile.report()
+
+
+def test_labs_replicas_is_ignored_when_gpus_are_found(simulated_gpus, monkeypatch):
+    from labs_lib import device
+
+    simulated_gpus(T4)
+    monkeypatch.setenv("LABS_REPLICAS", "2")
+    profile = device.setup()
+    assert profile.kind == device.ONE_GPU and profile.num_replicas == 1
+    assert "LABS_REPLICAS=2 ignored: GPUs found" in profile.report()
+
+
+@pytest.mark.parametrize("value", ["float16", "fp16", "Mixed_Float16", "bf16"])
+def test_bad_labs_precision_says_what_to_use(monkeypatch, value):
+    from labs_lib import device
+
+    monkeypatch.setenv("LABS_PRECISION", value)
+    with pytest.raises(ValueError, match=r"LABS_PRECISION must be one of float32, mixed_float16, mixed_bfloat16"):
+        device.setup()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_bad_labs_replicas_says_what_to_use(monkeypatch, value):
+    from labs_lib import device
+
+    monkeypatch.setenv("LABS_REPLICAS", value)
+    with pytest.raises(ValueError, match=r"LABS_REPLICAS must be a positive integer.*LABS_REPLICAS=2"):
+        device.setup()
+
+
+def test_environment_simulates_a_multi_gpu_machine_on_the_cpu():
+    """LABS_PRECISION and LABS_REPLICAS give the profile setup(cpu_devices=2, policy=...) gives, and say so."""
+    p = _profile(env={"LABS_PRECISION": "mixed_float16", "LABS_REPLICAS": "2"})
+    assert p["kind"] == "multi-cpu" and p["replicas"] == 2 and p["strategy"] == "MirroredStrategy"
+    assert p["policy"] == "mixed_float16" and p["batch"] == 2 * 64
+    assert "precision mixed_float16 from LABS_PRECISION" in p["report"]
+    assert "2 logical CPU devices from LABS_REPLICAS" in p["report"]
+    same = _profile("cpu_devices=2, policy='mixed_float16'")
+    assert {k: same[k] for k in ("kind", "replicas", "policy", "batch")} == {
+        k: p[k] for k in ("kind", "replicas", "policy", "batch")}  # fmt: skip

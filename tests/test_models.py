@@ -85,6 +85,27 @@ def test_mixed_precision_keeps_output_in_float32():
         keras.mixed_precision.set_global_policy("float32")
 
 
+def test_custom_layers_in_float32_under_mixed_precision_compute_in_float32():
+    """A lesson checks its NumPy code against a block made with dtype="float32", also when a GPU picks mixed precision."""
+    from labs_lib import device
+
+    device.current_profile()  # set up first: setup() sets the policy itself
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+        block = models.TransformerBlock(8, 2, 16, dtype="float32", name="block")
+        assert block(x).dtype == "float32"  # mixing float16 sublayers into a float32 residual used to fail here
+        sublayers = [block.attention, block.norm1, block.norm2, *block.feed_forward.layers]
+        assert {layer.dtype_policy.name for layer in sublayers} == {"float32"}
+        embedding = models.PositionalEmbedding(10, 5, 8, positions="learned", dtype="float32")
+        assert embedding(np.zeros((2, 5), dtype="int32")).dtype == "float32"
+        assert embedding.token_embedding.dtype_policy.name == embedding.position_embedding.dtype_policy.name == "float32"
+        mixed = models.TransformerBlock(8, 2, 16, name="mixed")  # by default the block follows the global policy
+        assert mixed(x).dtype == "float16" and mixed.attention.dtype_policy.name == "mixed_float16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
 def test_sampling_respects_top_k_and_temperature():
     logits = np.array([5.0, 4.0, 0.0, -1.0])
     rng = np.random.default_rng(0)

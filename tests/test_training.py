@@ -73,3 +73,63 @@ def test_logit_models_get_a_from_logits_loss_by_default():
     softmax_model = training.compile(models.build_mlp())
     assert not training.outputs_logits(softmax_model)
     assert softmax_model.loss == "sparse_categorical_crossentropy"
+
+
+def test_replica_batch_size_makes_the_first_batch_split_evenly():
+    from labs_lib import device
+
+    def profile(replicas):
+        return device.DeviceProfile(kind="multi-cpu", devices=[], gpu_names=[], strategy=None, policy="float32",
+                                    batch_size=64 * replicas, num_replicas=replicas)  # fmt: skip
+
+    assert training.replica_batch_size(256, 93, profile(1)) == 256  # one device: unchanged
+    assert training.replica_batch_size(256, 93, profile(2)) == 92  # batches of 92 and 1
+    assert training.replica_batch_size(256, 94, profile(2)) == 256  # 94 splits as 47 + 47
+    assert training.replica_batch_size(256, 1000, profile(2)) == 256  # a full first batch of 256
+    assert training.replica_batch_size(63, 1000, profile(2)) == 62
+    assert training.replica_batch_size(64, 100, profile(3)) == 63
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        training.replica_batch_size(0, 10, profile(2))
+
+
+UNEVEN_SPLIT = """
+import numpy as np
+import tensorflow as tf
+from labs_lib import config, data, device, models, training
+profile = device.setup(cpu_devices=2, policy="float32")
+config.set_seed(0)
+rng = np.random.default_rng(0)
+X = rng.normal(size=(256, 4)).astype("float32")
+y = (X[:, 0] + X[:, 1] > 0).astype("int64")
+X_val, y_val = X[:59], y[:59]  # fewer than one batch, and odd: Keras alone fails to split the first batch
+model = training.compile(models.build_mlp(models.MLPConfig(input_shape=(4,), hidden_units=(8,), num_classes=2)))
+history = training.fit(model, X, y, validation_data=(X_val, y_val), num_epochs=1, batch_size=64)
+probs = model(X_val, training=False).numpy().astype("float64")
+expected = -np.mean(np.log(probs[np.arange(len(y_val)), y_val]))
+np.testing.assert_allclose(history.history["val_loss"][-1], expected, rtol=1e-5)
+raw_ds = tf.data.Dataset.from_tensor_slices((X_val, y_val)).batch(64)  # a pipeline made by hand: one batch of 59
+try:
+    training.fit(model, X, y, validation_data=raw_ds, num_epochs=1, batch_size=64)
+except ValueError as error:
+    assert "does not split evenly over the 2 replicas (per-replica parts [30,4] and [29,4])" in str(error), error
+    assert "training.replica_batch_size(batch_size, num_examples)" in str(error), error
+else:
+    raise AssertionError("a pipeline whose first batch does not split must fail with a clear message")
+val_ds = data.to_dataset(X_val, y_val, batch_size=len(X_val))  # to_dataset splits it: batches of 58 and 1
+assert [int(b[0].shape[0]) for b in val_ds] == [58, 1]
+history = training.fit(model, X, y, validation_data=val_ds, num_epochs=1, batch_size=64)
+probs = model(X_val, training=False).numpy().astype("float64")
+expected = -np.mean(np.log(probs[np.arange(len(y_val)), y_val]))
+np.testing.assert_allclose(history.history["val_loss"][-1], expected, rtol=1e-5)  # every example still counted
+raw_ds = tf.data.Dataset.from_tensor_slices((X_val, y_val)).batch(training.replica_batch_size(64, len(X_val)))
+model.evaluate(raw_ds, verbose=0)
+print("OK")
+"""
+
+
+def test_fit_and_to_dataset_on_two_replicas_split_small_sets_evenly_and_explain_pipelines_that_do_not():
+    from conftest import run_python
+
+    result = run_python(UNEVEN_SPLIT, env={"LABS_PRECISION": "", "LABS_REPLICAS": ""})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "OK" in result.stdout

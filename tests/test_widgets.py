@@ -175,6 +175,25 @@ def test_training_learns_the_moons():
     plt.close(fig)
 
 
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_playground_trains_and_draws_under_mixed_precision(policy):
+    """On a GPU device.setup() picks mixed precision: the output and the loss stay float32, and the picture draws."""
+    from labs_lib import device
+
+    device.current_profile()  # set up first: setup() sets the policy itself
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        trainer = run_playground(SMALL, num_epochs=2)
+        assert trainer.model.layers[-1].dtype_policy.name == "float32"
+        assert trainer.model.get_layer("hidden1").dtype_policy.name == policy
+        assert trainer.predict(np.zeros((3, 2), dtype="float32")).dtype == np.float32
+        assert all(math.isfinite(v) for v in trainer.history["loss"])
+        fig = plot_playground(trainer)  # contourf refused a bfloat16 grid before the output was float32
+        plt.close(fig)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
 def test_train_pause_step_reset_buttons():
     playground = TrainingPlayground(SMALL, draw_every=0.05)
     first_png = playground.png

@@ -208,8 +208,9 @@ def build_model(config: PlaygroundConfig) -> keras.Model:
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, seed=_layer_seed(config, i), name=f"dropout{i}")(x)
     out_seed = _layer_seed(config, len(config.hidden_units) + 1)
+    # The output stays float32 under mixed precision, so that the probability and the loss are float32 too.
     outputs = keras.layers.Dense(1, activation="sigmoid", kernel_initializer=_initializer(config, out_seed),
-                                 name="output")(x)  # (batch, 1): probability of class 1  # fmt: skip
+                                 dtype="float32", name="output")(x)  # (batch, 1): probability of class 1  # fmt: skip
     return keras.Model(inputs, outputs, name="playground")
 
 
@@ -263,7 +264,8 @@ def to_keras_code(config: PlaygroundConfig, num_epochs: int = 100) -> str:
     out_seed = _layer_seed(c, len(c.hidden_units) + 1)
     lines += [
         '    outputs = keras.layers.Dense(1, activation="sigmoid",  # probability of class 1',
-        f'                                 kernel_initializer={_initializer_code(c, out_seed)}, name="output")(x)',
+        f'                                 kernel_initializer={_initializer_code(c, out_seed)},',
+        '                                 dtype="float32", name="output")(x)  # float32 under mixed precision too',
         '    return keras.Model(inputs, outputs, name="playground")',
         "",
         "",
