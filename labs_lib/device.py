@@ -78,6 +78,7 @@ class DeviceProfile:
 
 
 _current: DeviceProfile | None = None
+_current_args: tuple | None = None
 
 
 def even_first_batch(batch_size: int, num_examples: int, replicas: int) -> int:
@@ -96,7 +97,6 @@ def even_first_batch(batch_size: int, num_examples: int, replicas: int) -> int:
 def replicas_in_use() -> int:
     """Replicas of the profile :func:`setup` made, 1 before any call (never starts TensorFlow itself)."""
     return _current.num_replicas if _current is not None else 1
-_current_args: tuple | None = None
 
 
 def _cluster_workers(tf_config: str | None) -> int:
