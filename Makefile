@@ -20,7 +20,9 @@ export PYTHONUNBUFFERED := 1
 
 help:
 	@echo "make lab    - install (first time) and open JupyterLab on the course"
-	@echo "make test   - unit tests + every notebook in quick mode (nbval)"
+	@echo "make test   - every test; every notebook executed once in quick mode (graded with the solutions)"
+	@echo "make unit   - the fast tier of the tests (no kernels, browsers or training subprocesses)"
+	@echo "make notebooks - every notebook in quick mode with nbval"
 	@echo "make test-gpu-shape - every notebook in quick mode as a GPU machine runs it: mixed_float16, then also 2 replicas"
 	@echo "make doctor - versions, device profile, data sets"
 	@echo "make bench  - every benchmark: a table and benchmarks/results/*.json (about 15 min on 2 cores)"
@@ -73,15 +75,17 @@ browser-deps:
 		fi; \
 	fi
 
-# One pytest run: the unit tests and every notebook (nbval runs each cell and fails on any error).
+# One pytest run: every test. The course is executed once, in tests/test_grading_roundtrip.py: every notebook,
+# released and filled with the solutions, is graded, and any cell that raises fails it (as nbval would).
 test: install browser-deps
-	@echo "==> running unit tests and every notebook in quick mode (LABS_QUICK=1, offline-safe)"
-	LABS_QUICK=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env \
-		--nbval-cell-timeout=300 --durations=15 $(PYTEST_ARGS)
+	@echo "==> running every test; every notebook runs once in quick mode (LABS_QUICK=1, offline-safe), graded"
+	LABS_QUICK=1 $(PY) -m pytest tests --durations=15 $(PYTEST_ARGS)
 
-unit: install browser-deps
-	LABS_QUICK=1 $(PY) -m pytest tests $(PYTEST_ARGS)
+# The fast tier: no kernels, no browsers, no subprocess training (pytest -m "not kernel and not slow").
+unit: install
+	LABS_QUICK=1 $(PY) -m pytest tests -m "not kernel and not slow" $(PYTEST_ARGS)
 
+# nbval on every notebook, as it runs for a student (make test executes them through the grader instead).
 notebooks: install
 	LABS_QUICK=1 $(PY) -m pytest notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=300 $(PYTEST_ARGS)
 

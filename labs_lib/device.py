@@ -220,7 +220,7 @@ def setup(
         gpus = tf.config.get_visible_devices("GPU")
         for gpu in gpus:
             tf.config.experimental.set_memory_growth(gpu, True)
-        if cpu_devices and cpu_devices > 1:
+        if cpu_devices and cpu_devices > 1 and not gpus:  # with GPUs the CPU is not split (noted below)
             cpus = tf.config.list_physical_devices("CPU")
             tf.config.set_logical_device_configuration(
                 cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(cpu_devices)]

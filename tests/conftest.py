@@ -100,3 +100,16 @@ def _shutdown_kernels(base: str) -> None:
             urllib.request.urlopen(request, timeout=10).close()
     except OSError:
         pass  # the server is going down anyway
+
+
+# ---- tiers: make unit runs pytest -m "not kernel and not slow" -------------------------------------------
+
+KERNEL_MODULES = {"test_grading_roundtrip", "test_grading_hostile", "test_grading_resume", "test_grading_dask",
+                  "test_lab", "test_browser", "test_multi_worker"}  # fmt: skip
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test of the modules that start kernels, JupyterLab, a browser or grading runs ``kernel``."""
+    for item in items:
+        if item.module.__name__ in KERNEL_MODULES:
+            item.add_marker(pytest.mark.kernel)

@@ -72,6 +72,7 @@ def test_a_benchmark_that_crashes_is_reported_with_its_error(tmp_path, monkeypat
     assert "No module named" in record["error"]
 
 
+@pytest.mark.slow
 def test_one_benchmark_runs_on_its_own_and_writes_json(tmp_path):
     import subprocess
     import sys

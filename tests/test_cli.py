@@ -3,12 +3,14 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 
 from labs_lib import cli
 
 from conftest import ROOT
 
 
+@pytest.mark.slow
 def test_labs_doctor_reports_the_cpu_profile_and_offline_data(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LABS_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
            "LABS_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
@@ -24,6 +26,7 @@ def test_labs_doctor_reports_the_cpu_profile_and_offline_data(tmp_path):
     assert "LABS_PRECISION not set" in out and "LABS_REPLICAS  not set" in out
 
 
+@pytest.mark.slow
 def test_labs_doctor_reports_the_simulated_gpu_settings(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LABS_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
            "LABS_DATA_DIR": str(tmp_path / "data"), "LABS_PRECISION": "mixed_float16", "LABS_REPLICAS": "2"}  # fmt: skip

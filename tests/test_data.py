@@ -45,6 +45,7 @@ def test_unreachable_mnist_falls_back_to_the_offline_standin_and_says_so(data_di
     assert not (data_dir / "mnist_standin").exists(), "quick mode must never build (or cache) the whole set"
 
 
+@pytest.mark.slow
 def test_standin_is_mnist_sized_split_by_source_cached_and_checked(data_dir, monkeypatch, capsys):
     from labs_lib import standin
 

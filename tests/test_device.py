@@ -26,6 +26,7 @@ def _profile(args: str = "", env: dict | None = None) -> dict:
     return json.loads(line[len("PROFILE="):])
 
 
+@pytest.mark.slow
 def test_cpu_profile_without_gpu():
     p = _profile("force_cpu=True")
     assert p["kind"] == "cpu"
@@ -35,6 +36,7 @@ def test_cpu_profile_without_gpu():
     assert "CPU" in p["report"] and "float32" in p["report"] and "GPUs hidden" in p["report"]
 
 
+@pytest.mark.slow
 def test_forced_policy_is_applied_and_explained():
     p = _profile("force_cpu=True, policy='mixed_bfloat16', batch_size_per_replica=16")
     assert p["policy"] == "mixed_bfloat16"
@@ -42,6 +44,7 @@ def test_forced_policy_is_applied_and_explained():
     assert "slower" in p["report"]
 
 
+@pytest.mark.slow
 def test_two_logical_cpus_train_under_mirrored_strategy_with_two_replicas():
     code = """
 import numpy as np
@@ -76,6 +79,7 @@ print("OK")
 
 
 
+@pytest.mark.slow
 def test_tf_config_cluster_selects_multi_worker_strategy():
     """Two real workers on 127.0.0.1: both pick MultiWorkerMirroredStrategy with 2 replicas."""
     ports = free_ports(2)
@@ -231,6 +235,7 @@ def test_bad_labs_replicas_says_what_to_use(monkeypatch, value):
         device.setup()
 
 
+@pytest.mark.slow
 def test_environment_simulates_a_multi_gpu_machine_on_the_cpu():
     """LABS_PRECISION and LABS_REPLICAS give the profile setup(cpu_devices=2, policy=...) gives, and say so."""
     p = _profile(env={"LABS_PRECISION": "mixed_float16", "LABS_REPLICAS": "2"})

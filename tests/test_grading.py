@@ -353,6 +353,7 @@ def test_a_broken_source_stops_grading_before_anything_runs(tmp_path, monkeypatc
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.kernel
 def test_the_student_edition_runs_its_visible_checks(tmp_path):
     """Released notebook 00 runs top to bottom; each exercise's visible check says it is not written yet."""
     from nbclient import NotebookClient
@@ -372,3 +373,25 @@ def test_the_student_edition_runs_its_visible_checks(tmp_path):
               and i not in {e.tests_index for e in schema.exercises(source)}
               for o in c.outputs if o.output_type == "error" and o.ename != "NotImplementedError"]  # fmt: skip
     assert others == [], "besides the checks, only lesson cells that call an unwritten exercise may fail"
+
+
+def test_lesson_cells_that_raise_are_listed_in_order_and_noted():
+    from labs_lib.grading import runner
+
+    def record(kind, index, status="ok", ename=None, evalue=None):
+        return {"kind": kind, "exercise": None, "source_index": index, "status": status, "ename": ename,
+                "evalue": evalue}  # fmt: skip
+
+    records = {0: record("parameters", None), 1: record("lesson", 1), 3: record("solution", 3, "error", "NameError", "x"),
+               5: record("lesson", 8, "error", "ValueError", "shapes (3,) and (4,) not aligned" + "!" * 400),
+               4: record("lesson", 5, "error", "NameError", "name 'add' is not defined"),
+               6: record("tests", 9, "error", "CheckError", "wrong"), 7: record("lesson", 10, "unfinished")}  # fmt: skip
+    errors = runner.lesson_errors_of(records)
+    assert [e["cell"] for e in errors] == [6, 9]  # lesson cells only, in notebook order, counted from 1
+    assert len(errors[1]["evalue"]) == 300
+    note = runner.lesson_error_note(errors)
+    assert note.startswith("2 cell(s) of the lesson itself raised an error")
+    assert "cell 6: NameError: name 'add' is not defined; cell 9: ValueError: shapes" in note
+    assert runner.lesson_errors_of({1: record("lesson", 1)}) == []
+    many = runner.lesson_error_note([{"cell": i, "ename": "E", "evalue": ""} for i in range(5)])
+    assert many.endswith("cell 2: E; and 2 more")

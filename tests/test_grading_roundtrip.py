@@ -1,7 +1,10 @@
 """The round trip: release the course, fill every stub with the instructor's solution, grade every notebook
 in quick mode, get full marks on every exercise with no remark, and feedback pages without hidden tests.
 
-Two notebooks are graded at a time (two workers), so the whole course costs about what nbval's run costs.
+This is also where ``make test`` executes the course: every cell of every notebook runs once here (the released
+edition filled with the solutions is the source notebook's code), and a lesson cell that raises fails the test
+with its message, as nbval would. ``make notebooks`` runs nbval itself; ``make test-gpu-shape`` runs nbval under
+a GPU machine's settings. Two notebooks are graded at a time (two workers, one kernel each).
 """
 
 import concurrent.futures as cf
@@ -42,6 +45,10 @@ def test_the_solutions_get_full_marks(course, path):
     base, reports = course
     report = reports[path.name]
     assert report.warnings == [], "the source differs from its release"
+    (result,) = report.results
+    errors = "\n".join(f"cell {e['cell']}: {e['ename']}: {e['evalue']}" for e in result["lesson_errors"])
+    assert not errors, f"cells of {path.name} raised when the solutions were graded:\n{errors}"
+    assert result["notes"] == [] and result["attempts"] == 1, (result["notes"], result["attempts"])
     rows = list(csv.DictReader(open(report.gradebook)))
     exercises = schema.exercises(nbformat.read(path, 4), path.name)
     assert [r["exercise"] for r in rows] == [ex.id for ex in exercises]

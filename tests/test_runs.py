@@ -22,6 +22,7 @@ def make_notebook(path, body: str) -> None:
     nbformat.write(nb, path)
 
 
+@pytest.mark.slow
 def test_a_notebook_runs_with_its_parameters_and_its_figures_and_memory_are_measured(tmp_path):
     path = tmp_path / "01_demo.ipynb"
     make_notebook(path, (
@@ -41,6 +42,7 @@ def test_a_notebook_runs_with_its_parameters_and_its_figures_and_memory_are_meas
     assert (tmp_path / "out" / "01_demo.ipynb").exists()
 
 
+@pytest.mark.slow
 def test_a_failing_notebook_says_which_cell_and_keeps_the_figures_before_it(tmp_path):
     path = tmp_path / "02_broken.ipynb"
     make_notebook(path, "from labs_lib import results\nresults.record('before', 1)\nraise ValueError('no data')")
@@ -50,6 +52,7 @@ def test_a_failing_notebook_says_which_cell_and_keeps_the_figures_before_it(tmp_
     assert [f["label"] for f in run["figures"]] == ["before"]
 
 
+@pytest.mark.slow
 def test_a_notebook_past_its_time_is_stopped(tmp_path):
     path = tmp_path / "03_slow.ipynb"
     make_notebook(path, "import time\ntime.sleep(120)")
@@ -57,6 +60,7 @@ def test_a_notebook_past_its_time_is_stopped(tmp_path):
     assert run["status"] == "timeout" and "8 s" in run["error"]
 
 
+@pytest.mark.slow
 def test_labs_run_writes_the_record_and_fails_when_a_notebook_fails(tmp_path, capsys):
     good, bad = tmp_path / "01_good.ipynb", tmp_path / "02_bad.ipynb"
     make_notebook(good, "from labs_lib import results\nresults.record('answer', 42, '{:d}')")
@@ -74,6 +78,7 @@ def test_labs_run_writes_the_record_and_fails_when_a_notebook_fails(tmp_path, ca
     assert cli.main(["run", str(tmp_path / "missing.ipynb")]) == 2
 
 
+@pytest.mark.slow
 def test_labs_run_update_replaces_only_the_notebooks_it_ran(tmp_path, monkeypatch):
     first, second = tmp_path / "01_first.ipynb", tmp_path / "02_second.ipynb"
     make_notebook(first, "from labs_lib import results\nresults.record('answer', 1, '{:d}')")

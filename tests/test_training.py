@@ -127,6 +127,7 @@ print("OK")
 """
 
 
+@pytest.mark.slow
 def test_fit_and_to_dataset_on_two_replicas_split_small_sets_evenly_and_explain_pipelines_that_do_not():
     from conftest import run_python
 

@@ -292,6 +292,7 @@ def test_export_then_load_gives_the_same_setting():
     assert fresh.config == playground.config  # nothing changed
 
 
+@pytest.mark.slow
 def test_exported_keras_code_builds_the_same_model_and_trains(tmp_path):
     config = PlaygroundConfig(dataset="xor", num_samples=120, hidden_units=(5, 4), activation="relu",
                               initializer="he_normal", l2=1e-3, dropout=0.1, optimizer="momentum", lr=0.05,
@@ -372,6 +373,7 @@ def test_stop_is_handled_while_training_runs(digits):
     assert dashboard.model.stop_training
 
 
+@pytest.mark.slow
 def test_dashboard_settings_reach_keras(digits):
     dashboard = TrainingDashboard(_digits_model, digits)
     dashboard.optimizer.value = "rmsprop"

@@ -82,7 +82,7 @@ def grade(job: dict) -> dict[str, Any]:
             if time.time() - stale.stat().st_mtime > STALE_AFTER_S:
                 shutil.rmtree(stale, ignore_errors=True)
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=WORK_ROOT))
-    attempts, final, ended = 0, {}, {}
+    attempts, final, ended, records = 0, {}, {}, {}
     completed: dict[str, dict[str, Any]] = {}  # exercises whose tests ran to the end in some attempt
     try:
         while True:
@@ -121,19 +121,40 @@ def grade(job: dict) -> dict[str, Any]:
     final.update(fixed)
     for res in final.values():
         res.pop("finished", None)
+    lesson_errors = lesson_errors_of(records)
+    if lesson_errors:
+        notes.append(lesson_error_note(lesson_errors))
     return {
         "student": job["student"], "notebook": job["notebook"], "exercises": final,
         "cells": cells, "runtime": round(time.monotonic() - start, 2),
         "attempts": attempts, "isolation": mode, "notes": notes, "peak_mb": ended.get("peak_mb", 0.0),
-        "log_tail": ended.get("log_tail", ""),
+        "log_tail": ended.get("log_tail", ""), "lesson_errors": lesson_errors,
     }  # fmt: skip
+
+
+def lesson_errors_of(records: dict[int, dict]) -> list[dict[str, Any]]:
+    """The lesson's own cells (not exercises, not the grader's) that raised, in order, messages capped.
+
+    A student sees them in the feedback's notes; the course's round-trip test requires none, which makes the
+    grading run of the instructor's solutions also the test that every cell of every notebook runs.
+    """
+    return [{"cell": (r["source_index"] or 0) + 1, "ename": r["ename"], "evalue": (r["evalue"] or "")[:300]}
+            for _, r in sorted(records.items()) if r["kind"] == "lesson" and r["status"] == "error"]  # fmt: skip
+
+
+def lesson_error_note(errors: list[dict[str, Any]], shown: int = 3) -> str:
+    """One note for the feedback page about the lesson cells that raised."""
+    listed = "; ".join(f"cell {e['cell']}: {scoring.message(e['ename'], e['evalue'])}" for e in errors[:shown])
+    more = f"; and {len(errors) - shown} more" if len(errors) > shown else ""
+    return (f"{len(errors)} cell(s) of the lesson itself raised an error, usually because of an answer above "
+            f"them (cells counted from 1, markdown included): {listed}{more}")  # fmt: skip
 
 
 def error_result(job: dict, reason: str) -> dict[str, Any]:
     """A result that records a grader-side failure for every exercise (re-graded on the next run)."""
     return {
         "student": job["student"], "notebook": job["notebook"], "cells": [], "runtime": 0.0, "attempts": 0,
-        "isolation": job.get("isolation", "?"), "notes": [], "peak_mb": 0.0, "log_tail": "",
+        "isolation": job.get("isolation", "?"), "notes": [], "peak_mb": 0.0, "log_tail": "", "lesson_errors": [],
         "exercises": {ex["id"]: {"points": 0, "max": ex["points"], "status": "error", "reason": reason, "runtime": 0.0}
                       for ex in job["exercises"]},
     }  # fmt: skip
