@@ -2,7 +2,9 @@
 copy, static review, the gradebook. Also the fixture notebook the other grading tests share."""
 
 import csv
+import html
 import json
+import re
 
 import nbformat
 import pytest
@@ -244,6 +246,71 @@ def test_discover_finds_both_layouts(tmp_path):
     assert sorted(found) == ["alice", "bob", "carol", "dan"]
     assert found["bob"].path.name == "99_fixture.ipynb" and found["carol"].path.name == "my copy.ipynb"
     assert found["dan"].path is None and "no notebook" in found["dan"].problem
+
+
+def test_symbolic_links_are_invalid_and_never_followed(tmp_path):
+    secret = tmp_path / "instructor" / "99_fixture.ipynb"  # outside the submissions folder: the solutions
+    secret.parent.mkdir()
+    secret.write_text(nbformat.writes(fixture_source()))
+    subs = tmp_path / "subs"
+    (subs / "erin").mkdir(parents=True)
+    (subs / "mallory.ipynb").symlink_to(secret)  # a submission that is a link
+    (subs / "trudy").mkdir()
+    (subs / "trudy" / "99_fixture.ipynb").symlink_to(secret)  # a student folder holding one
+    (subs / "oscar").mkdir()
+    (subs / "oscar" / "99_fixture.ipynb").write_text("{}")
+    (subs / "oscar" / "data").symlink_to(secret.parent)  # a link beside a real notebook
+    (subs / "sybil").symlink_to(secret.parent, target_is_directory=True)  # the folder itself is a link
+    (subs / "dangling.ipynb").symlink_to(tmp_path / "nothing-here.ipynb")
+    (subs / "notes.txt").symlink_to(secret)  # not a submission at all: ignored
+    (subs / "erin" / "99_fixture.ipynb").write_text("{}")
+    found = {s.student: s for s in submissions.discover(subs, "99_fixture.ipynb")}
+    assert sorted(found) == ["dangling", "erin", "mallory", "oscar", "sybil", "trudy"]
+    for student in ("dangling", "mallory", "oscar", "sybil", "trudy"):
+        sub = found[student]
+        assert sub.path is None and sub.invalid.startswith("symbolic links are not accepted"), (student, sub)
+        assert sub.digest() == ""
+    assert found["trudy"].invalid == "symbolic links are not accepted: trudy/ holds 99_fixture.ipynb"
+    assert found["oscar"].invalid == "symbolic links are not accepted: oscar/ holds data"
+    assert found["erin"].invalid is None and found["erin"].path.name == "99_fixture.ipynb"
+    with pytest.raises(submissions.InvalidSubmission, match="symbolic links are not accepted: mallory.ipynb is a link"):
+        submissions.read_bytes(subs / "mallory.ipynb")  # even if a link appears after discovery
+    with pytest.raises(submissions.InvalidSubmission, match="not a regular file"):
+        submissions.read_bytes(subs / "erin")
+
+
+def test_a_student_with_a_file_and_a_folder_is_invalid_not_silently_one_of_them(tmp_path):
+    (tmp_path / "alice.ipynb").write_text("{}")
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / "99_fixture.ipynb").write_text("{}")
+    (only,) = submissions.discover(tmp_path, "99_fixture.ipynb")
+    assert only.student == "alice" and only.path is None
+    assert only.invalid == "two submissions for alice: alice/ and alice.ipynb; keep one"
+
+
+ODD_IDS = ["学生张三", "学生李四", "a b", "a_b", "Alice", "alice", "ALICE", "$(rm -rf ~)", "-rf", "--help", "x" * 300,
+           "José", "Jose\u0301", "con", "CON", "dot.", "dot", ".hidden", "tab\there", "j.smith@uni.edu"]  # fmt: skip
+
+
+def test_every_student_id_gets_its_own_stable_file_name_even_on_a_case_insensitive_file_system():
+    names = [submissions.file_name(s) for s in ODD_IDS]
+    assert len({n.lower() for n in names}) == len(ODD_IDS)  # unique, also when case is ignored
+    assert names == [submissions.file_name(s) for s in ODD_IDS]  # stable: a function of the id alone
+    for student, name in zip(ODD_IDS, names, strict=True):
+        assert re.fullmatch(r"[a-z0-9_][a-z0-9_.@+~-]{0,63}", name), (student, name)  # portable, no leading - or .
+    for readable in ("alice", "a_b", "dot", "j.smith@uni.edu"):  # ASCII-safe ids stay readable
+        assert submissions.file_name(readable) == readable
+    assert submissions.file_name("Alice").startswith("alice~") and submissions.file_name("José").startswith("jose~")
+
+
+def test_feedback_pages_of_odd_ids_never_overwrite_each_other(tmp_path):
+    from labs_lib.grading import feedback
+
+    results = {"t-add": {"points": 1, "max": 1, "status": "passed", "reason": ""}}
+    paths = [feedback.write_student_page(tmp_path, "99_fixture.ipynb", s, results, [], []) for s in ODD_IDS]
+    assert len(set(paths)) == len(ODD_IDS) == len(list((tmp_path / "feedback" / "99_fixture").iterdir()))
+    for student, path in zip(ODD_IDS, paths, strict=True):
+        assert f"feedback for {html.escape(student)}</h1>" in path.read_text(), student  # each page is its student's
 
 
 # ---- the grading copy ----------------------------------------------------------------------------------

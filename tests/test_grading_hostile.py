@@ -17,7 +17,7 @@ from test_grading import SECRET, filled, write_source
 
 import labs_lib
 from labs_lib import cli
-from labs_lib.grading import release, sandbox
+from labs_lib.grading import release, sandbox, submissions
 
 LIMITS = ["--cell-timeout", "6", "--timeout", "25", "--memory", "1024"]
 PWNED = f"/tmp/labs-pwned-{uuid.uuid4().hex[:8]}"
@@ -47,6 +47,11 @@ def build_submissions(base, source_path):
     alice.cells.insert(5, new_markdown_cell(f"My own notes: {ALICE_NOTE}"))
     write("alice", alice)
     write("bob", filled(edition, source, **{"t-add": "def add(a, b):\n    return a - b"}))
+    write("学生张三", filled(edition, source))  # ids that differ only in non-ASCII letters: two pages
+    write("学生李四", filled(edition, source, **{"t-add": "def add(a, b):\n    return a - b"}))
+    (subs / "mallory.ipynb").symlink_to(source_path)  # a link to the instructor's notebook, with the solutions
+    (subs / "trudy").mkdir()
+    (subs / "trudy" / "99_fixture.ipynb").symlink_to("/etc/shadow")  # a folder holding a link to a root-only file
     (subs / "dave").mkdir()
     nbformat.write(filled(edition, source), subs / "dave" / "99_fixture.ipynb")
     (subs / "empty.ipynb").write_bytes(b"")
@@ -185,7 +190,7 @@ def score(graded, student):
 
 
 def page(graded, student):
-    return (graded["out"] / "feedback" / "99_fixture" / f"{student}.html").read_text()
+    return (graded["out"] / "feedback" / "99_fixture" / f"{submissions.file_name(student)}.html").read_text()
 
 
 FULL = {"t-add": 1, "t-square": 2, "t-mean": 1}
@@ -193,7 +198,7 @@ FULL = {"t-add": 1, "t-square": 2, "t-mean": 1}
 
 def test_every_submission_has_a_row_for_every_exercise(graded):
     students = {s for s, _ in graded["rows"]}
-    expected = {p.stem for p in graded["subs"].glob("*.ipynb")} | {"dave"}
+    expected = {p.stem for p in graded["subs"].glob("*.ipynb")} | {"dave", "trudy"}
     assert students == expected
     assert len(graded["rows"]) == 3 * len(expected)
     for r in graded["rows"].values():
@@ -224,6 +229,22 @@ def test_unreadable_files_are_invalid(graded, student, message):
     for ex in FULL:
         assert row(graded, student, ex)["status"] == "invalid" and message in row(graded, student, ex)["reason"]
     assert message in page(graded, student)
+
+
+def test_symbolic_links_score_nothing_and_are_never_opened(graded):
+    for student, shown in (("mallory", "mallory.ipynb is a link"), ("trudy", "trudy/ holds 99_fixture.ipynb")):
+        for ex in FULL:
+            r = row(graded, student, ex)
+            assert r["status"] == "invalid" and float(r["points"]) == 0, (student, ex, r)
+            assert r["reason"] == f"symbolic links are not accepted: {shown}"
+        assert "symbolic links are not accepted" in page(graded, student)
+
+
+def test_ids_that_differ_only_in_non_ascii_letters_keep_their_own_pages(graded):
+    assert score(graded, "学生张三") == FULL and score(graded, "学生李四") == {"t-add": 0, "t-square": 2, "t-mean": 1}
+    zhang, li = page(graded, "学生张三"), page(graded, "学生李四")
+    assert "feedback for 学生张三" in zhang and "add(1, 2) is wrong" not in zhang
+    assert "feedback for 学生李四" in li and "add(1, 2) is wrong" in li
 
 
 def test_old_format_and_broken_cell_ids_are_repaired_and_graded(graded):

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import re
 import statistics
 from pathlib import Path
 from typing import Any
 
+from labs_lib.grading import submissions
 from labs_lib.grading.gradebook import Gradebook, write_atomic
 
 STATUS_TEXT = {
@@ -37,14 +37,6 @@ pre { background: #f7f7f7; padding: .6rem; overflow-x: auto; white-space: pre-wr
 img { max-width: 100%; }
 .note { color: #555; }
 """
-SAFE_NAME = re.compile(r"[^A-Za-z0-9_.@+-]")
-
-
-def safe_name(student: str) -> str:
-    """A file name for a student id."""
-    return SAFE_NAME.sub("_", student) or "_"
-
-
 def _page(title: str, body: str) -> str:
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")  # fmt: skip
@@ -94,8 +86,8 @@ def student_page(student: str, notebook: str, results: dict[str, dict[str, Any]]
 
 def write_student_page(folder: Path, notebook: str, student: str, results: dict[str, dict[str, Any]],
                        cells: list[dict[str, Any]], notes: list[str]) -> Path:  # fmt: skip
-    """Write ``feedback/<notebook>/<student>.html`` under ``folder``; returns its path."""
-    path = Path(folder) / "feedback" / Path(notebook).stem / f"{safe_name(student)}.html"
+    """Write ``feedback/<notebook>/<file name>.html`` under ``folder`` (:func:`submissions.file_name`); returns its path."""
+    path = Path(folder) / "feedback" / Path(notebook).stem / f"{submissions.file_name(student)}.html"
     write_atomic(path, student_page(student, notebook, results, cells, notes))
     return path
 

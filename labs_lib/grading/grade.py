@@ -96,11 +96,14 @@ def _immediate(exercises: list[schema.Exercise], status: str, reason: str) -> di
 def _prepare(sub: submissions.Submission, digest: str, source_nb: Any, name: str, exercises: list[schema.Exercise],
              base_job: dict[str, Any]) -> _Prepared:  # fmt: skip
     prepared = _Prepared(sub, digest, notes=list(sub.notes))
+    if sub.invalid:
+        prepared.immediate = _immediate(exercises, "invalid", sub.invalid)
+        return prepared
     if sub.path is None:
         prepared.immediate = _immediate(exercises, "missing", sub.problem or "no submission")
         return prepared
     try:
-        nb, notes = submissions.load(sub.path.read_bytes())
+        nb, notes = submissions.load(submissions.read_bytes(sub.path))
     except submissions.InvalidSubmission as error:
         prepared.immediate = _immediate(exercises, "invalid", str(error))
         return prepared
