@@ -11,7 +11,12 @@ What is too long for a notebook lives here, one concern per module:
 - :mod:`labs_lib.plots`    figures too long to inline
 - :mod:`labs_lib.checks`   exercise checks with specific feedback
 - :mod:`labs_lib.widgets`  live hyperparameter playgrounds (ipywidgets), logic in plain functions
-- :mod:`labs_lib.grading`  release student editions and grade submissions (``labs release``, ``labs grade``)
+- :mod:`labs_lib.grading`  release student editions and grade submissions (``labs release``, ``labs grade``);
+  a subpackage with its own module map
+- :mod:`labs_lib.results`  the figures a lesson reaches, recorded for the course's results table
+- :mod:`labs_lib.runs`     ``labs run``: the course with papermill, its wall times, peak memory and figures
+- :mod:`labs_lib.report`   the README's results section, written from the results files (``labs results``)
+- :mod:`labs_lib.cli`      the ``labs`` command (doctor, clean, release, grade, run, bench, results)
 
 Modules that need TensorFlow import it themselves, so ``import labs_lib`` stays cheap.
 """
