@@ -38,7 +38,7 @@ def run_one(name: str, quick: bool, folder, timeout: float) -> dict:
     if problem is None and output.exists():
         return json.loads(output.read_text(encoding="utf-8"))
     return {"benchmark": name, "mode": "quick" if quick else "full", "seconds": round(time.perf_counter() - start, 1),
-            "figures": [], "error": problem or "wrote no results file"}  # fmt: skip
+            "figures": [], "error": problem or "wrote no results file"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,20 +63,20 @@ def main(argv: list[str] | None = None) -> int:
         print(show(record["figures"]), flush=True)
         print(f"  ({record['seconds']:.0f} s)", flush=True)
         problems += [f"{name}: {fig['name']} is missing {('(' + fig['detail'] + ')') if fig['detail'] else ''}"
-                     for fig in record["figures"] if missing(fig)]  # fmt: skip
+                     for fig in record["figures"] if missing(fig)]
     from labs_lib import runs
 
     summary = {
         "mode": "quick" if args.quick else "full", **runs.provenance(),
         "seconds": round(time.perf_counter() - start, 1), "benchmarks": records,
-    }  # fmt: skip
+    }
     summary_path = folder / "summary.json"
     if args.only and summary_path.exists():  # a partial run updates its benchmarks in the last summary
         previous = json.loads(summary_path.read_text(encoding="utf-8"))
         summary["benchmarks"] = {**previous.get("benchmarks", {}), **records}
     summary_path.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     everything = [{**fig, "name": f"{name}: {fig['name']}", "detail": ""} for name, r in records.items()
-                  for fig in r["figures"]]  # fmt: skip
+                  for fig in r["figures"]]
     print("\n" + "=" * 40 + " all figures " + "=" * 40 + "\n" + show(everything))
     print(f"\n{len(names)} benchmark(s) in {summary['seconds']:.0f} s on {runs.machine_line(summary['machine'])}")
     print(f"results: {folder}")

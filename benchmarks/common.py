@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 
 
 def figure(name: str, value, unit: str, *, target: str | None = None, ok: bool | None = None,
-           detail: str = "", samples: dict[str, list[float]] | None = None) -> dict:  # fmt: skip
+           detail: str = "", samples: dict[str, list[float]] | None = None) -> dict:
     """One measured figure. ``target`` says what it should be ("<= 1.05"); ``ok`` whether it is;
     ``samples`` keeps the raw timings (seconds per round, per arm) in the results file.
 
@@ -87,7 +87,7 @@ def mnist_images(count: int):
     splits = data.load_mnist(quick=False)
     repeats = -(-count // len(splits.X_train))
     return (np.concatenate([splits.X_train] * repeats)[:count],
-            np.concatenate([splits.y_train] * repeats)[:count])  # fmt: skip
+            np.concatenate([splits.y_train] * repeats)[:count])
 
 
 def envelope(name: str, quick: bool, figures: list[dict], seconds: float) -> dict:
@@ -95,7 +95,7 @@ def envelope(name: str, quick: bool, figures: list[dict], seconds: float) -> dic
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {"benchmark": name, "mode": "quick" if quick else "full", **runs.provenance(), "load_average": load,
-            "seconds": round(seconds, 1), "figures": figures}  # fmt: skip
+            "seconds": round(seconds, 1), "figures": figures}
 
 
 def show(figures: list[dict]) -> str:

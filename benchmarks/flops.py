@@ -159,7 +159,7 @@ def step_figure(name: str, model, x, y, repeats: int, reference: float) -> list[
     return [
         figure(f"{name} training step", achieved, "GFLOP/s", detail=detail),
         figure(f"{name} training step / large matmul", ratio, "x", detail="achieved FLOP/s over the matmul's"),
-    ]  # fmt: skip
+    ]
 
 
 def run(quick: bool) -> list[dict]:
@@ -173,7 +173,7 @@ def run(quick: bool) -> list[dict]:
     repeats = 5 if quick else 20
     reference = matmul_gflops(n, repeats)
     figures = [figure(f"large matmul ({n}x{n}, float32)", reference, "GFLOP/s",
-                      detail="the reference: 2 n^3 operations per product")]  # fmt: skip
+                      detail="the reference: 2 n^3 operations per product")]
 
     batch = 64 if quick else 128
     cnn = models.build_cnn(models.CNNConfig(output_activation=None))
@@ -185,7 +185,7 @@ def run(quick: bool) -> list[dict]:
     gpt = models.build_gpt(gpt_config)
     tokens = tf.random.uniform([batch // 2, gpt_config.seq_len + 1], 0, gpt_config.vocab_size, dtype=tf.int32)
     figures += step_figure("Transformer (GPT, 2 blocks, d_model 128, 64 tokens)", gpt, tokens[:, :-1],
-                           tokens[:, 1:], repeats, reference)  # fmt: skip
+                           tokens[:, 1:], repeats, reference)
     matmul_again = matmul_gflops(n, repeats)  # the machine may have changed pace meanwhile: say so
     figures[0]["detail"] += f"; measured again after the models: {matmul_again:.1f} GFLOP/s"
     return figures

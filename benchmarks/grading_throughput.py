@@ -44,13 +44,13 @@ def own_run_time(notebook: nbformat.NotebookNode, work: Path, runs: int) -> floa
     for _ in range(runs):
         start = time.perf_counter()
         papermill.execute_notebook(str(path), str(work / "baseline-out.ipynb"), parameters={"QUICK": True, "SEED": 42},
-                                   kernel_name="python3", progress_bar=False, cwd=str(work))  # fmt: skip
+                                   kernel_name="python3", progress_bar=False, cwd=str(work))
         times.append(time.perf_counter() - start)
     return min(times)
 
 
 def grading_time(notebook: nbformat.NotebookNode, source: Path, work: Path, submissions: int, workers: int,
-                 isolation: str) -> float:  # fmt: skip
+                 isolation: str) -> float:
     """Wall-clock seconds for ``labs grade`` on ``submissions`` copies with ``workers`` workers."""
     subs = work / f"subs-{workers}"
     subs.mkdir()
@@ -81,7 +81,7 @@ def run(quick: bool) -> list[dict]:
             overhead = per_submission * workers - baseline
             figures.append(figure(f"grading: submissions per minute, {workers} worker(s)", 60 * submissions / seconds,
                                   "per min", detail=f"{source.name}, quick mode, {submissions} submissions, "
-                                  f"isolation {isolation}"))  # fmt: skip
+                                  f"isolation {isolation}"))
             figures.append(figure(f"grading: overhead per submission, {workers} worker(s)", overhead, "s",
                                   detail=f"over the notebook's own {baseline:.1f} s run (papermill, no grading)"))
         return figures

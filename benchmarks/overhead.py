@@ -55,9 +55,9 @@ def run(quick: bool) -> list[dict]:
         times = interleaved({"helper": helper, "plain": plain}, repeats)
         ratio = median_ratio(times["helper"], times["plain"])
         detail = (f"{samples:,} images x {epochs} epochs, batch {batch}, {repeats} rounds; medians "
-                  f"{np.median(times['helper']):.2f} s (helper) and {np.median(times['plain']):.2f} s (plain)")  # fmt: skip
+                  f"{np.median(times['helper']):.2f} s (helper) and {np.median(times['plain']):.2f} s (plain)")
         figures.append(figure(f"helper overhead, training.fit / model.fit ({label})", ratio, "x",
-                              target=f"<= {TARGET}", ok=ratio <= TARGET, detail=detail, samples=times))  # fmt: skip
+                              target=f"<= {TARGET}", ok=ratio <= TARGET, detail=detail, samples=times))
     keras.backend.clear_session()
     return figures
 

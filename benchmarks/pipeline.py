@@ -49,7 +49,7 @@ def run(quick: bool) -> list[dict]:
         "MLP 784-128-10": (lambda: models.build_mlp(models.MLPConfig(input_shape=(28, 28), hidden_units=(128,))),
                            steps),
         "CNN (LeNet-style)": (lambda: models.build_cnn(models.CNNConfig(input_shape=(28, 28))), steps // 4),
-    }  # fmt: skip
+    }
     for name, (build, model_steps) in builders.items():
         in_memory = tf.data.Dataset.from_tensors((x_batch, y_batch)).repeat(model_steps)
         from_pipeline = pipeline.take(model_steps)
@@ -59,14 +59,14 @@ def run(quick: bool) -> list[dict]:
         times = interleaved({
             "memory": lambda model=model, ds=in_memory: model.fit(ds, epochs=1, verbose=0) and None,
             "pipeline": lambda model=model, ds=from_pipeline: model.fit(ds, epochs=1, verbose=0) and None,
-        }, repeats)  # fmt: skip
+        }, repeats)
         consumption = model_steps * batch / float(np.median(times["memory"]))
         ratio = pipeline_rate / consumption
         figures.append(figure(f"pipeline / {name} consumption", ratio, "x", target="> 1", ok=ratio > 1,
-                              detail=f"the model takes {consumption:,.0f} images/s from memory"))  # fmt: skip
+                              detail=f"the model takes {consumption:,.0f} images/s from memory"))
         slowdown = median_ratio(times["pipeline"], times["memory"])
         figures.append(figure(f"{name} epoch from the pipeline / from memory", slowdown, "x",
-                              detail="about 1 when the pipeline is not the bottleneck", samples=times))  # fmt: skip
+                              detail="about 1 when the pipeline is not the bottleneck", samples=times))
     return figures
 
 

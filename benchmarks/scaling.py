@@ -39,7 +39,7 @@ def run(quick: bool) -> list[dict]:
     for ds in sets.values():
         mlp.fit(ds, epochs=1, verbose=0)  # warm-up and cache fill
     times = interleaved({n: (lambda ds=ds: mlp.fit(ds, epochs=1, verbose=0) and None) for n, ds in sets.items()},
-                        repeats)  # fmt: skip
+                        repeats)
     figures = []
     for small, large in ((base, 2 * base), (2 * base, 4 * base)):
         ratio = median_ratio(times[large], times[small])
@@ -57,17 +57,17 @@ def run(quick: bool) -> list[dict]:
     single = training.compile(models.build_cnn(cnn_config, profile=one), "adam", 1e-3, profile=one, metrics=())
     config.set_seed(0)
     mirrored = training.compile(models.build_cnn(cnn_config, profile=profile), "adam", 1e-3, profile=profile,
-                                metrics=())  # fmt: skip
+                                metrics=())
     single.fit(ds, epochs=1, verbose=0)
     mirrored.fit(ds, epochs=1, verbose=0)
     times = interleaved({
         "one": lambda: single.fit(ds, epochs=1, verbose=0) and None,
         "two": lambda: mirrored.fit(ds, epochs=1, verbose=0) and None,
-    }, repeats)  # fmt: skip
+    }, repeats)
     ratio = median_ratio(times["two"], times["one"])
     figures.append(figure(f"epoch time, MirroredStrategy on {profile.num_replicas} logical CPUs / one device",
                           ratio, "x", detail=f"CNN, {len(images):,} images, global batch {global_batch}; "
-                          f"the logical devices share the same {runs.machine()['cores']} core(s)", samples=times))  # fmt: skip
+                          f"the logical devices share the same {runs.machine()['cores']} core(s)", samples=times))
     return figures
 
 

@@ -45,7 +45,7 @@ def run(quick: bool) -> list[dict]:
                ok=ink["always_zero_share"] < 0.10,
                detail=f"{ink['always_zero_pixels']} of 784 (MNIST: 67; the upscaled 8x8 digits: 385)"),
         figure("pixels inked in under 1% of training images", 100 * ink["rarely_inked_share"], "%"),
-    ]  # fmt: skip
+    ]
     figures += _accuracies(arrays, quick)
     return figures
 
@@ -65,14 +65,14 @@ def _accuracies(arrays: dict, quick: bool) -> list[dict]:
     runs = {  # name: (model, epochs)
         "MLP 784-128-10": (models.build_mlp(models.MLPConfig(input_shape=(28, 28), hidden_units=(128,))), 1 if quick else 20),
         "LeNet-style CNN": (models.build_cnn(models.CNNConfig(input_shape=(28, 28))), 1 if quick else 8),
-    }  # fmt: skip
+    }
     figures = []
     for name, (model, epochs) in runs.items():
         training.compile(model, "adam", 1e-3)
         model.fit(X_train, y_train, batch_size=128, epochs=epochs, verbose=0)
         accuracy = float(model.evaluate(X_test, y_test, batch_size=512, verbose=0, return_dict=True)["accuracy"])
         figures.append(figure(f"{name}: test accuracy", 100 * accuracy, "%",
-                              detail=f"{len(X_train):,} training images, {epochs} epoch(s), Adam 1e-3, batch 128"))  # fmt: skip
+                              detail=f"{len(X_train):,} training images, {epochs} epoch(s), Adam 1e-3, batch 128"))
     return figures
 
 

@@ -73,7 +73,7 @@ def run(quick: bool) -> list[dict]:
                1000 * statistics.median(epochs), "ms", detail=_spread(epochs)),
         figure("training playground: one redraw (boundary + curves, PNG)", 1000 * statistics.median(draws), "ms",
                detail=_spread(draws)),
-    ]  # fmt: skip
+    ]
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def _value_hint(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: flo
         return " Every value has the wrong sign: check a minus sign (gradient descent moves against the gradient)."
     if diff.size > 1 and close(diff, diff.flat[0]) and not close(diff.flat[0], 0):
         return (f" Every value is off by the same amount ({diff.flat[0]:+.4g}): did you forget the bias "
-                "or add a constant twice?")  # fmt: skip
+                "or add a constant twice?")
     if diff.ndim >= 2 and close(diff, diff[:1]) and diff.shape[0] > 1:
         return " Every row is off by the same vector: did you forget to add the bias b (or add it twice)?"
     nonzero = np.abs(expected) > atol
@@ -71,14 +71,14 @@ def _value_hint(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: flo
         ratios = actual[nonzero] / expected[nonzero]
         if close(ratios, ratios[0]) and not close(ratios[0], 1.0):
             return (f" Your values are {ratios[0]:.4g} times the expected ones: check a scale factor "
-                    "(a sum instead of a mean, a missing 1/N or 1/2, the learning rate).")  # fmt: skip
+                    "(a sum instead of a mean, a missing 1/N or 1/2, the learning rate).")
     if actual.ndim == 2 and actual.shape[0] == actual.shape[1] and close(actual.T, expected):
         return " Your matrix is the transpose of the expected one."
     return ""
 
 
 def check_array(actual: Any, expected: Any, name: str = "your answer", rtol: float = 1e-5, atol: float = 1e-6,
-                hint: str | None = None, quiet: bool = False) -> None:  # fmt: skip
+                hint: str | None = None, quiet: bool = False) -> None:
     """Check that ``actual`` equals ``expected`` (shape and values, to tolerance)."""
     got = _to_array(actual, name)
     want = np.asarray(expected, dtype=np.float64)
@@ -109,7 +109,7 @@ def check_array(actual: Any, expected: Any, name: str = "your answer", rtol: flo
 
 
 def check_scalar(actual: Any, expected: float, name: str = "your answer", rtol: float = 1e-5, atol: float = 1e-6,
-                 hint: str | None = None) -> None:  # fmt: skip
+                 hint: str | None = None) -> None:
     """Check a single number."""
     got = _to_array(actual, name)
     if got.size != 1:
@@ -127,7 +127,7 @@ def _show(value: Any) -> str:
 
 
 def check_function(fn: Callable, cases: Sequence[tuple[tuple, Any]], name: str | None = None,
-                   rtol: float = 1e-5, atol: float = 1e-6, hint: str | None = None) -> None:  # fmt: skip
+                   rtol: float = 1e-5, atol: float = 1e-6, hint: str | None = None) -> None:
     """Call ``fn(*args)`` for each ``(args, expected)`` case and check the result."""
     name = name or getattr(fn, "__name__", "your function")
     if not callable(fn):

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 PACKAGES = ("tensorflow", "keras", "numpy", "scikit-learn", "matplotlib", "jupyterlab", "ipywidgets",
-            "papermill", "nbformat", "nbclient", "labs-lib")  # fmt: skip
+            "papermill", "nbformat", "nbclient", "labs-lib")
 
 
 def _version(name: str) -> str:
@@ -40,7 +40,7 @@ def doctor(args: argparse.Namespace) -> int:
     print(f"quick mode  {config.is_quick()} (from {config.mode_source()})")
     print(f"data dir    {config.data_dir()}")
     for name, meaning in ((device.PRECISION_ENV, "forces the precision policy"),
-                          (device.REPLICAS_ENV, "logical CPU devices under MirroredStrategy")):  # fmt: skip
+                          (device.REPLICAS_ENV, "logical CPU devices under MirroredStrategy")):
         value = os.environ.get(name, "").strip()
         print(f"{name:<14} {value} ({meaning}, simulating a GPU machine)" if value else f"{name:<14} not set")
     try:
@@ -152,7 +152,7 @@ def grade(args: argparse.Namespace) -> int:
         seed=args.seed, quick=not args.full, isolation=args.isolation, force=args.force, scheduler=args.scheduler,
         manifest=Path(args.manifest) if args.manifest else None, progress=not args.no_progress,
         limits=Limits(cell_timeout=args.cell_timeout, wall_timeout=args.timeout, memory_mb=args.memory),
-    )  # fmt: skip
+    )
     try:
         report = grade_folder(Path(args.submissions), Path(args.source), Path(args.output), options)
     except SchemaError as error:

@@ -36,7 +36,7 @@ DIGIT_NAMES = [str(i) for i in range(10)]
 FASHION_NAMES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-]  # fmt: skip
+]
 
 TOY_SETS = ("moons", "circles", "spirals", "xor")
 
@@ -333,7 +333,7 @@ def _fallback_standin(name: str, reason: str, quick: bool | None) -> Splits:
         arrays, path = standin.load_full()
         source += f" ({path})"
     splits = Splits(name, source, arrays["X_train"], arrays["y_train"], arrays["X_val"], arrays["y_val"],
-                    arrays["X_test"], arrays["y_test"], class_names=DIGIT_NAMES, offline_fallback=True)  # fmt: skip
+                    arrays["X_test"], arrays["y_test"], class_names=DIGIT_NAMES, offline_fallback=True)
     return splits
 
 
@@ -350,7 +350,7 @@ def _finish(name, source, X_train, y_train, X_test, y_test, class_names, quick, 
     if config.is_quick(quick):
         source += " (quick-mode subset)"
     return Splits(name, source, X_train, y_train.astype(np.int64), X_val, y_val.astype(np.int64),
-                  X_test, y_test.astype(np.int64), class_names=class_names)  # fmt: skip
+                  X_test, y_test.astype(np.int64), class_names=class_names)
 
 
 def load_mnist(quick: bool | None = None, seed: int = 0, val_fraction: float = 1 / 12) -> Splits:
@@ -380,7 +380,7 @@ def load_fashion_mnist(quick: bool | None = None, seed: int = 0, val_fraction: f
     y_test = _read_idx(paths["t10k-labels-idx1-ubyte.gz"])
     folder = paths["train-images-idx3-ubyte.gz"].parent
     return _finish("fashion_mnist", f"Fashion-MNIST ({folder})", X_train, y_train, X_test, y_test,
-                   FASHION_NAMES, quick, seed, val_fraction)  # fmt: skip
+                   FASHION_NAMES, quick, seed, val_fraction)
 
 
 # --------------------------------------------------------------------------- 2-D toy sets
@@ -420,7 +420,7 @@ def make_toy(name: str, n_samples: int = 400, noise: float = 0.1, seed: int = 0)
 def load_toy(
     name: str, n_samples: int = 400, noise: float = 0.1, seed: int = 0,
     val_fraction: float = 0.2, test_fraction: float = 0.2,
-) -> Splits:  # fmt: skip
+) -> Splits:
     """A 2-D toy set split into train / validation / test (generated locally, always offline)."""
     X, y = make_toy(name, n_samples, noise, seed)
     parts = _split(X, y, val_fraction, test_fraction, seed)
@@ -445,7 +445,7 @@ def load_text_corpus(quick: bool | None = None) -> TextCorpus:
         import importlib
 
         names = ["abc", "argparse", "collections", "contextlib", "dataclasses", "functools", "itertools",
-                 "json", "logging", "pathlib", "random", "re", "statistics", "string", "textwrap", "typing"]  # fmt: skip
+                 "json", "logging", "pathlib", "random", "re", "statistics", "string", "textwrap", "typing"]
         docs = [importlib.import_module(n).__doc__ or "" for n in names]
         text = "\n\n".join(d.strip() for d in docs if d)
         source = "docstrings of Python standard-library modules (bundled with CPython)"

@@ -70,7 +70,7 @@ def build_mlp(config: MLPConfig | None = None, profile: device.DeviceProfile | N
         for i, units in enumerate(config.hidden_units, start=1):
             _check_positive(hidden_units=units)
             x = layers.Dense(units, kernel_initializer=config.kernel_initializer,
-                             kernel_regularizer=regularizer, name=f"hidden{i}")(x)  # fmt: skip
+                             kernel_regularizer=regularizer, name=f"hidden{i}")(x)
             if config.batch_norm:
                 x = layers.BatchNormalization(name=f"batch_norm{i}")(x)
             x = layers.Activation(config.activation, name=f"{config.activation}{i}")(x)
@@ -242,7 +242,7 @@ class PositionalEmbedding(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "seq_len": self.seq_len,
-                "d_model": self.d_model, "positions": self.positions}  # fmt: skip
+                "d_model": self.d_model, "positions": self.positions}
 
 
 @keras.saving.register_keras_serializable(package="labs_lib")
@@ -254,7 +254,7 @@ class TransformerBlock(layers.Layer):
     """
 
     def __init__(self, d_model: int, num_heads: int, ff_dim: int, dropout: float = 0.1,
-                 causal: bool = False, norm_first: bool = False, **kwargs):  # fmt: skip
+                 causal: bool = False, norm_first: bool = False, **kwargs):
         super().__init__(**kwargs)
         if d_model % num_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
@@ -263,12 +263,12 @@ class TransformerBlock(layers.Layer):
         self.dropout_rate, self.causal, self.norm_first = dropout, causal, norm_first
         policy = self.dtype_policy  # sublayers follow this layer's dtype (e.g. dtype="float32" under mixed precision)
         self.attention = layers.MultiHeadAttention(num_heads, d_model // num_heads, dropout=dropout, dtype=policy,
-                                                   name="attention")  # fmt: skip
+                                                   name="attention")
         self.feed_forward = keras.Sequential(
             [layers.Dense(ff_dim, activation="gelu", dtype=policy, name="expand"),
              layers.Dense(d_model, dtype=policy, name="project")],
             name="feed_forward",
-        )  # fmt: skip
+        )
         self.norm1 = layers.LayerNormalization(epsilon=1e-6, dtype=policy, name="norm1")
         self.norm2 = layers.LayerNormalization(epsilon=1e-6, dtype=policy, name="norm2")
         self.dropout1 = layers.Dropout(dropout, dtype=policy)
@@ -296,13 +296,13 @@ class TransformerBlock(layers.Layer):
         """Attention weights, shape ``(batch, num_heads, seq_len, seq_len)``, for drawing attention maps."""
         query = self.norm1(x) if self.norm_first else x
         _, scores = self.attention(query, query, attention_mask=attention_mask,
-                                   use_causal_mask=self.causal, return_attention_scores=True)  # fmt: skip
+                                   use_causal_mask=self.causal, return_attention_scores=True)
         return scores
 
     def get_config(self):
         return {**super().get_config(), "d_model": self.d_model, "num_heads": self.num_heads,
                 "ff_dim": self.ff_dim, "dropout": self.dropout_rate, "causal": self.causal,
-                "norm_first": self.norm_first}  # fmt: skip
+                "norm_first": self.norm_first}
 
 
 @dataclass
@@ -354,17 +354,17 @@ def build_gpt(config: GPTConfig | None = None, profile: device.DeviceProfile | N
     with _scope(profile):
         tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
         x = PositionalEmbedding(config.vocab_size, config.seq_len, config.d_model, positions="learned",
-                                name="embedding")(tokens)  # fmt: skip
+                                name="embedding")(tokens)
         for i in range(1, config.num_layers + 1):
             x = TransformerBlock(config.d_model, config.num_heads, config.ff_dim, config.dropout,
-                                 causal=True, norm_first=True, name=f"block{i}")(x)  # fmt: skip
+                                 causal=True, norm_first=True, name=f"block{i}")(x)
         x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
         logits = _output(config.vocab_size, None, name="lm_head")(x)
         return keras.Model(tokens, logits, name="gpt")
 
 
 def sample_next(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
-                rng: np.random.Generator | None = None) -> int:  # fmt: skip
+                rng: np.random.Generator | None = None) -> int:
     """Draw one token id from logits: divide by the temperature, keep the top k, softmax, sample."""
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature} (use a small value such as 0.01 for greedy)")
@@ -381,7 +381,7 @@ def sample_next(logits: np.ndarray, temperature: float = 1.0, top_k: int | None 
 
 
 def generate(model: keras.Model, prompt: list[int], num_tokens: int, seq_len: int,
-             temperature: float = 1.0, top_k: int | None = None, seed: int = 0) -> list[int]:  # fmt: skip
+             temperature: float = 1.0, top_k: int | None = None, seed: int = 0) -> list[int]:
     """Extend ``prompt`` by ``num_tokens`` sampled tokens, feeding at most ``seq_len`` tokens of context."""
     if not prompt:
         raise ValueError("prompt must hold at least one token id")

@@ -34,7 +34,7 @@ def plot_history(
     shown = [m for m in metrics if any(m in h for h in runs.values())]
     if not shown:
         raise ValueError(f"none of the metrics {list(metrics)} was recorded; recorded: "
-                         f"{sorted({k for h in runs.values() for k in h})}")  # fmt: skip
+                         f"{sorted({k for h in runs.values() for k in h})}")
     fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.5), squeeze=False)
     for ax, metric in zip(axes[0], shown, strict=True):
         for i, (name, h) in enumerate(runs.items()):
@@ -76,7 +76,7 @@ def image_grid(
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3 * (labels is not None)),
-                             squeeze=False)  # fmt: skip
+                             squeeze=False)
 
     def name(k):
         return class_names[int(k)] if class_names is not None else str(k)
@@ -89,7 +89,7 @@ def image_grid(
         if labels is not None and predictions is not None:
             wrong = labels[i] != predictions[i]
             ax.set_title(f"{name(predictions[i])} ({name(labels[i])})" if wrong else name(labels[i]),
-                         color="red" if wrong else "black", fontsize=8)  # fmt: skip
+                         color="red" if wrong else "black", fontsize=8)
         elif labels is not None:
             ax.set_title(name(labels[i]), fontsize=8)
     fig.tight_layout()
@@ -125,7 +125,7 @@ def plot_confusion_matrix(y_true, y_pred, class_names: Sequence[str] | None = No
         for j in range(len(names)):
             text = f"{values[i, j]:.2f}" if normalize else str(counts[i, j])
             ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="white" if values[i, j] > threshold else "black")  # fmt: skip
+                    color="white" if values[i, j] > threshold else "black")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     ax.set_title(f"confusion matrix (accuracy {accuracy:.1%})")
     fig.tight_layout()
@@ -171,7 +171,7 @@ def decision_boundary(
     for k, cls in enumerate(np.unique(y)):
         points = X[y == cls]
         ax.scatter(points[:, 0], points[:, 1], color=COLORS[k % len(COLORS)], marker=markers[k % len(markers)],
-                   edgecolors="white", linewidths=0.6, s=22, label=f"class {cls}")  # fmt: skip
+                   edgecolors="white", linewidths=0.6, s=22, label=f"class {cls}")
     ax.legend(fontsize="small", loc="upper right")
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)

@@ -28,7 +28,7 @@ BENCHMARK_TITLES = {
     "overhead": "helper overhead", "flops": "how close to the machine", "pipeline": "input pipeline",
     "scaling": "scaling", "widgets": "widgets", "grading_throughput": "grading",
     "standin": "offline MNIST stand-in",
-}  # fmt: skip
+}
 
 
 def _load(path: Path) -> dict | None:
@@ -108,14 +108,14 @@ def quick_mode_table(record: dict) -> list[str]:
         "",
         "| notebook | wall time | peak memory (kernel) |",
         "|---|---|---|",
-    ]  # fmt: skip
+    ]
     for run in record["notebooks"]:
         wall = "did not finish" if run["status"] != "ok" else f"{run['wall_s']:.1f} s"
         peak = "-" if run["peak_rss_mb"] is None else f"{run['peak_rss_mb']:,.0f} MB"
         lines.append(f"| {_title(run['notebook'])} | {wall} | {peak} |")
     peak = record.get("max_peak_rss_mb")
     lines.append(f"| **all {len(record['notebooks'])}** | **{record['total_wall_s']:.0f} s** | "
-                 f"largest {peak:,.0f} MB |" if peak else "| all | - | - |")  # fmt: skip
+                 f"largest {peak:,.0f} MB |" if peak else "| all | - | - |")
     return lines
 
 
@@ -128,7 +128,7 @@ def benchmark_table(records: dict[str, dict]) -> list[str]:
         "",
         "| what | figure | measured | target |",
         "|---|---|---|---|",
-    ]  # fmt: skip
+    ]
     for name, record in records.items():
         for fig in record["figures"]:
             value = "missing" if fig["value"] is None else format_value(fig["value"], fig["unit"])
@@ -137,7 +137,7 @@ def benchmark_table(records: dict[str, dict]) -> list[str]:
                 target += " (missed)"
             detail = f" ({fig['detail']})" if fig.get("detail") else ""
             lines.append(f"| {BENCHMARK_TITLES.get(name, name)} | {_cell(fig['name'] + detail)} | {value} | "
-                         f"{_cell(target)} |")  # fmt: skip
+                         f"{_cell(target)} |")
     return lines
 
 
@@ -163,7 +163,7 @@ def section(folder: Path = RESULTS) -> str:
         "then `labs results --write-readme`, which writes this section from `benchmarks/results/*.json`.",
     ]
     for name, title in (("course-full.json", "What the lessons reach (full settings)"),
-                        ("course-full-gpu.json", "What the lessons reach on a GPU (full settings)")):  # fmt: skip
+                        ("course-full-gpu.json", "What the lessons reach on a GPU (full settings)")):
         record = _load(folder / name)
         if record:
             parts += ["", f"### {title}", "", *full_mode_table(record)]
@@ -207,7 +207,7 @@ def results_command(args: argparse.Namespace) -> int:
         if args.check:
             if updated != current:
                 print(f"{readme}'s results section differs from {folder}: run `labs results --write-readme`",
-                      file=sys.stderr)  # fmt: skip
+                      file=sys.stderr)
                 return 1
             print(f"{readme}'s results section matches {folder}")
             return 0
@@ -221,7 +221,7 @@ def results_command(args: argparse.Namespace) -> int:
 def bench_command(args: argparse.Namespace) -> int:
     if not (ROOT / "benchmarks" / "__main__.py").exists():
         print(f"labs bench: no benchmarks/ in {ROOT}: the benchmarks run from a clone of the course "
-              "(git clone ..., then `make bench`)", file=sys.stderr)  # fmt: skip
+              "(git clone ..., then `make bench`)", file=sys.stderr)
         return 2
     command = [sys.executable, "-m", "benchmarks"] + (["--quick"] if args.quick else [])
     if args.only:

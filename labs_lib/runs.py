@@ -55,13 +55,13 @@ def machine() -> dict:
     if shutil.which("nvidia-smi"):
         try:
             out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
-                                 capture_output=True, text=True, timeout=30, check=True).stdout  # fmt: skip
+                                 capture_output=True, text=True, timeout=30, check=True).stdout
             gpus = [line.strip() for line in out.splitlines() if line.strip()]
         except (subprocess.SubprocessError, OSError):
             pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu": cpu, "cores": cores, "memory_gb": memory_gb, "gpus": gpus,
-            "platform": platform.platform(), "python": platform.python_version()}  # fmt: skip
+            "platform": platform.platform(), "python": platform.python_version()}
 
 
 def machine_line(info: dict) -> str:
@@ -115,7 +115,7 @@ def _child(spec: dict) -> dict:
             str(source), str(executed), parameters={"QUICK": spec["quick"], "SEED": spec["seed"]},
             cwd=str(source.parent), kernel_name="python3", progress_bar=False, log_output=False,
             execution_timeout=spec.get("cell_timeout"),
-        )  # fmt: skip
+        )
     except papermill.PapermillExecutionError as failure:
         status = "error"
         error = f"cell {failure.exec_count}: {failure.ename}: {str(failure.evalue)[:300]}"
@@ -129,33 +129,33 @@ def _child(spec: dict) -> dict:
 
 
 def run_notebook(path: Path, *, quick: bool, seed: int = 42, executed_dir: Path | None = None,
-                 timeout: float = 3600.0, cell_timeout: float | None = None) -> dict:  # fmt: skip
+                 timeout: float = 3600.0, cell_timeout: float | None = None) -> dict:
     """Execute one notebook in a fresh process and kernel; its status, wall time, peak RSS and figures."""
     path = Path(path).resolve()
     executed_dir = Path(executed_dir or tempfile.mkdtemp(prefix="labs-run-"))
     with tempfile.TemporaryDirectory(prefix="labs-figures-") as scratch:
         figures_file = Path(scratch) / "figures.jsonl"
         spec = {"notebook": str(path), "executed": str(executed_dir / path.name), "quick": quick, "seed": seed,
-                "cell_timeout": cell_timeout}  # fmt: skip
+                "cell_timeout": cell_timeout}
         env = dict(os.environ, **{results.ENV: str(figures_file), "TF_CPP_MIN_LOG_LEVEL": "2"})
         env.pop("LABS_QUICK", None)  # the QUICK parameter decides, not the caller's environment
         command = [sys.executable, "-m", "labs_lib.runs", "--child", json.dumps(spec)]
         process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   start_new_session=True)  # fmt: skip
+                                   start_new_session=True)
         try:
             out, err = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)  # the runner, its kernel and whatever the kernel started
             process.communicate()
             outcome = {"status": "timeout", "error": f"stopped after {timeout:.0f} s", "wall_s": round(timeout, 2),
-                       "peak_rss_mb": None}  # fmt: skip
+                       "peak_rss_mb": None}
         else:
             lines = [line for line in out.splitlines() if line.startswith("{")]
             if process.returncode == 0 and lines:
                 outcome = json.loads(lines[-1])
             else:
                 outcome = {"status": "error", "error": f"runner exited {process.returncode}: {err.strip()[-300:]}",
-                           "wall_s": None, "peak_rss_mb": None}  # fmt: skip
+                           "wall_s": None, "peak_rss_mb": None}
         try:
             figures = results.read(figures_file)
         except ValueError as error:
@@ -164,7 +164,7 @@ def run_notebook(path: Path, *, quick: bool, seed: int = 42, executed_dir: Path 
 
 
 def run_course(paths: list[Path], *, quick: bool, seed: int = 42, executed_dir: Path | None = None,
-               timeout: float = 3600.0, progress=print) -> dict:  # fmt: skip
+               timeout: float = 3600.0, progress=print) -> dict:
     """Run ``paths`` one after the other; the whole record (machine, versions, every notebook)."""
     started = provenance()
     mode = "quick" if quick else "full"
@@ -174,7 +174,7 @@ def run_course(paths: list[Path], *, quick: bool, seed: int = 42, executed_dir: 
         progress(f"running {Path(path).name} ({mode}) ...")
         run = run_notebook(path, quick=quick, seed=seed, executed_dir=executed_dir, timeout=timeout)
         progress(f"  {run['status']}, {_seconds(run['wall_s'])}, peak {_mb(run['peak_rss_mb'])}, "
-                 f"{len(run['figures'])} figure(s)" + (f": {run['error']}" if run["error"] else ""))  # fmt: skip
+                 f"{len(run['figures'])} figure(s)" + (f": {run['error']}" if run["error"] else ""))
         runs.append(run)
     walls = [r["wall_s"] for r in runs if r["wall_s"] is not None]
     peaks = [r["peak_rss_mb"] for r in runs if r["peak_rss_mb"] is not None]
@@ -182,7 +182,7 @@ def run_course(paths: list[Path], *, quick: bool, seed: int = 42, executed_dir: 
         "kind": "course", "mode": mode, "seed": seed, **started, "executed": str(executed_dir),
         "total_wall_s": round(sum(walls), 1), "max_peak_rss_mb": max(peaks) if peaks else None,
         "notebooks": runs,
-    }  # fmt: skip
+    }
 
 
 def merge(previous: dict, new: dict) -> dict:
@@ -195,10 +195,10 @@ def merge(previous: dict, new: dict) -> dict:
     for key in ("mode", "seed"):
         if previous.get(key) != new.get(key):
             raise ValueError(f"cannot update a {key}={previous.get(key)!r} results file with a {key}={new.get(key)!r} "
-                             "run: write it to another file with -o, or rerun every notebook")  # fmt: skip
+                             "run: write it to another file with -o, or rerun every notebook")
     if machine_line(previous["machine"]) != machine_line(new["machine"]):
         raise ValueError(f"cannot update results measured on {machine_line(previous['machine'])} with a run on "
-                         f"{machine_line(new['machine'])}: rerun every notebook here, or write to another file with -o")  # fmt: skip
+                         f"{machine_line(new['machine'])}: rerun every notebook here, or write to another file with -o")
     fresh = {run["notebook"]: {**run, "date": new["date"]} for run in new["notebooks"]}
     kept = {run["notebook"]: {"date": previous["date"], **run} for run in previous["notebooks"]}
     try:  # course order; a kept entry whose notebook is gone (renamed, removed) is dropped
@@ -210,7 +210,7 @@ def merge(previous: dict, new: dict) -> dict:
     walls = [r["wall_s"] for r in merged if r["wall_s"] is not None]
     peaks = [r["peak_rss_mb"] for r in merged if r["peak_rss_mb"] is not None]
     return {**new, "total_wall_s": round(sum(walls), 1), "max_peak_rss_mb": max(peaks) if peaks else None,
-            "notebooks": merged}  # fmt: skip
+            "notebooks": merged}
 
 
 def _seconds(value) -> str:
@@ -234,7 +234,7 @@ def table(record: dict) -> str:
         shown = "; ".join(f"{f['label']} {f['text']}" for f in run["figures"][:3])
         more = f" (+{len(run['figures']) - 3})" if len(run["figures"]) > 3 else ""
         rows.append(f"{run['notebook'][:36]:<36} {run['status']:<8} {_seconds(run['wall_s']):>9} "
-                    f"{_mb(run['peak_rss_mb']):>10}  {shown[:90]}{more}{flag}")  # fmt: skip
+                    f"{_mb(run['peak_rss_mb']):>10}  {shown[:90]}{more}{flag}")
     rows.append(f"{'total':<36} {'':<8} {_seconds(record['total_wall_s']):>9} {_mb(record['max_peak_rss_mb']):>10}")
     rows.append(f"{record['mode']} mode, {record['date']}, {machine_line(record['machine'])}")
     return "\n".join(rows)

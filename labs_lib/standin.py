@@ -108,7 +108,7 @@ def _warp(canvas: np.ndarray, source_ids: np.ndarray, rng: np.random.Generator, 
     sx, sy = scale * aspect, scale / aspect
     # forward map (canvas -> image) = rotation @ shear @ scale; sampling needs its inverse
     forward = np.stack([np.stack([cos * sy, (cos * shear - sin) * sx], -1),
-                        np.stack([sin * sy, (sin * shear + cos) * sx], -1)], -2)  # fmt: skip
+                        np.stack([sin * sy, (sin * shear + cos) * sx], -1)], -2)
     inverse = np.linalg.inv(forward)  # (n, 2, 2)
     centre = 13.5
     rows, cols = np.meshgrid(np.arange(28) - centre, np.arange(28) - centre, indexing="ij")
@@ -214,7 +214,7 @@ def load_full() -> tuple[dict[str, np.ndarray], str]:
         print(f"The cached stand-in {path} failed its SHA-256 check: removed it, building it again.")
     if not path.exists():
         print("Building the MNIST-sized offline stand-in once (about 10 s on 2 cores); "
-              f"it is cached in {path.parent}.")  # fmt: skip
+              f"it is cached in {path.parent}.")
         build(path)
     with np.load(path) as f:
         return {k: f[k] for k in f.files}, str(path)

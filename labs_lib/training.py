@@ -152,7 +152,7 @@ def fit(
         kwargs.setdefault("shuffle", False)
     replicas = model.distribute_strategy.num_replicas_in_sync
     if (replicas > 1 and isinstance(validation_data, tuple) and hasattr(validation_data[0], "__len__")
-            and "validation_batch_size" not in kwargs):  # fmt: skip
+            and "validation_batch_size" not in kwargs):
         # Validation arrays smaller than a batch: a first batch that splits evenly (see replica_batch_size).
         chosen = device.even_first_batch(batch_size or 32, len(validation_data[0]), replicas)  # 32: Keras' default
         if chosen != (batch_size or 32):
@@ -161,7 +161,7 @@ def fit(
         return model.fit(
             x, y, validation_data=validation_data, epochs=num_epochs, batch_size=batch_size,
             callbacks=all_callbacks, verbose=verbose, **kwargs,
-        )  # fmt: skip
+        )
     except Exception as error:
         if replicas > 1 and _is_uneven_split(error):
             shapes = re.search(r"Input 0: (\[[^\]]*\]) != input 1: (\[[^\]]*\])", str(error))

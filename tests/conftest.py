@@ -39,7 +39,7 @@ def run_python(code: str, env: dict | None = None, timeout: float = 240) -> subp
     """Run ``code`` in a fresh Python process (TensorFlow's device layout can only be set once per process)."""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env,
-                          timeout=timeout, cwd=ROOT)  # fmt: skip
+                          timeout=timeout, cwd=ROOT)
 
 
 @pytest.fixture
@@ -58,11 +58,11 @@ def jupyterlab(root_dir: Path, tmp: Path, env: dict | None = None):
     jupyter = Path(sys.executable).with_name("jupyter")
     command = [str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--ServerApp.root_dir={root_dir}",
                "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.port_retries=0",
-               "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]  # fmt: skip
+               "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     if os.geteuid() == 0:
         command.append("--allow-root")  # as `make lab` does when run as root (containers, CI)
     full_env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp / "config"),
-                **(env or {})}  # fmt: skip
+                **(env or {})}
     full_env.pop("MPLBACKEND", None)  # kernels use the notebook's own (inline) backend
     log_path = tmp / "jupyter.log"
     base = f"http://127.0.0.1:{port}"
@@ -105,7 +105,7 @@ def _shutdown_kernels(base: str) -> None:
 # ---- tiers: make unit runs pytest -m "not kernel and not slow" -------------------------------------------
 
 KERNEL_MODULES = {"test_grading_roundtrip", "test_grading_hostile", "test_grading_resume", "test_grading_dask",
-                  "test_lab", "test_browser", "test_multi_worker"}  # fmt: skip
+                  "test_lab", "test_browser", "test_multi_worker"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -32,7 +32,7 @@ def test_einsum_and_convolution_counts():
         return tf.einsum("bqhd,bkhd->bhqk", a, b), tf.nn.conv2d(images, kernel, 1, "SAME")
 
     graph = f.get_concrete_function(tf.zeros([2, 5, 3, 4]), tf.zeros([2, 7, 3, 4]), tf.zeros([1, 8, 8, 3]),
-                                    tf.zeros([3, 3, 3, 16])).graph  # fmt: skip
+                                    tf.zeros([3, 3, 3, 16])).graph
     counted, unknown = flops.graph_flops(graph)
     assert unknown == 0
     assert counted == 2 * (2 * 5 * 7 * 3 * 4) + 2 * (1 * 8 * 8 * 16) * (3 * 3 * 3)
@@ -49,7 +49,7 @@ def test_interleaved_alternates_the_order_and_the_ratio_is_a_median_of_rounds():
 def test_missing_figures_and_only_missing_figures_fail_the_suite(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(suite, "RESULTS", tmp_path)
     slow = {"benchmark": "overhead", "seconds": 1.0, "figures": [
-        common.figure("ratio", 3.0, "x", target="<= 1.05", ok=False)]}  # fmt: skip
+        common.figure("ratio", 3.0, "x", target="<= 1.05", ok=False)]}
     monkeypatch.setattr(suite, "run_one", lambda name, quick, folder, timeout: slow)
     assert suite.main(["--quick", "--only", "overhead"]) == 0  # a missed target on a slow machine is reported
     assert "reported, not a failure" in capsys.readouterr().out
@@ -79,7 +79,7 @@ def test_one_benchmark_runs_on_its_own_and_writes_json(tmp_path):
 
     out = tmp_path / "widgets.json"
     done = subprocess.run([sys.executable, "-m", "benchmarks.widgets", "--quick", "--json", str(out)],
-                          cwd=common.ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+                          cwd=common.ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     record = json.loads(out.read_text())
     assert record["benchmark"] == "widgets" and record["mode"] == "quick"

@@ -18,7 +18,7 @@ from conftest import ROOT, jupyterlab
 
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]  # fmt: skip
+                 "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
 NOTEBOOK_CODE = """\
 from labs_lib.widgets import PlaygroundConfig, TrainingPlayground
 
@@ -31,7 +31,7 @@ playground
 def find_chromium() -> str | None:
     """``LABS_CHROMIUM``, else Chromium on the PATH (Debian: chromium; Ubuntu: chromium-browser)."""
     candidates = [os.environ.get("LABS_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"),
-                  "/usr/bin/chromium"]  # fmt: skip
+                  "/usr/bin/chromium"]
     return next((c for c in candidates if c and Path(c).exists()), None)
 
 
@@ -43,7 +43,7 @@ def _requirements() -> tuple[str, object]:
     chromium = find_chromium()
     if chromium is None:
         pytest.skip("the browser test needs Chromium: apt-get install chromium (make test does it on Debian/Ubuntu), "
-                    "or set LABS_CHROMIUM to a Chromium binary")  # fmt: skip
+                    "or set LABS_CHROMIUM to a Chromium binary")
     return chromium, sync_playwright
 
 
@@ -52,9 +52,9 @@ def _requirements() -> tuple[str, object]:
 def _write_notebook(folder: Path) -> str:
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-                   "language_info": {"name": "python"}}  # fmt: skip
+                   "language_info": {"name": "python"}}
     nb.cells = [nbformat.v4.new_markdown_cell("# Training playground (browser test)"),
-                nbformat.v4.new_code_cell(NOTEBOOK_CODE)]  # fmt: skip
+                nbformat.v4.new_code_cell(NOTEBOOK_CODE)]
     nbformat.write(nb, folder / "playground.ipynb")
     return "playground.ipynb"
 

@@ -13,9 +13,9 @@ from conftest import ROOT
 @pytest.mark.slow
 def test_labs_doctor_reports_the_cpu_profile_and_offline_data(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LABS_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "LABS_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
+           "LABS_DATA_DIR": str(tmp_path / "data")}
     result = subprocess.run([sys.executable, "-m", "labs_lib.cli", "doctor", "--cpu"], capture_output=True, text=True,
-                            env=env, timeout=180, cwd=ROOT)  # fmt: skip
+                            env=env, timeout=180, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     out = result.stdout
     assert "tensorflow" in out and "keras" in out
@@ -29,9 +29,9 @@ def test_labs_doctor_reports_the_cpu_profile_and_offline_data(tmp_path):
 @pytest.mark.slow
 def test_labs_doctor_reports_the_simulated_gpu_settings(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LABS_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "LABS_DATA_DIR": str(tmp_path / "data"), "LABS_PRECISION": "mixed_float16", "LABS_REPLICAS": "2"}  # fmt: skip
+           "LABS_DATA_DIR": str(tmp_path / "data"), "LABS_PRECISION": "mixed_float16", "LABS_REPLICAS": "2"}
     result = subprocess.run([sys.executable, "-m", "labs_lib.cli", "doctor", "--cpu"], capture_output=True, text=True,
-                            env=env, timeout=180, cwd=ROOT)  # fmt: skip
+                            env=env, timeout=180, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     out = result.stdout
     assert "LABS_PRECISION mixed_float16 (forces the precision policy" in out

@@ -48,7 +48,7 @@ def _train_once(seed: int) -> list[np.ndarray]:
     X = np.random.normal(size=(64, 3)).astype("float32")  # drawn after seeding: part of what must repeat
     y = (X.sum(axis=1) > 0).astype("float32")
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dropout(0.5),
-                              keras.layers.Dense(1, activation="sigmoid")])  # fmt: skip
+                              keras.layers.Dense(1, activation="sigmoid")])
     model.compile(keras.optimizers.SGD(0.1), "binary_crossentropy")
     model.fit(X, y, epochs=2, batch_size=16, shuffle=True, verbose=0)
     return [w.copy() for w in model.get_weights()]

@@ -19,7 +19,7 @@ def _fake_mnist_bytes(n_train=120, n_test=30) -> bytes:
     np.savez(buffer, x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
              y_train=rng.integers(0, 10, n_train).astype(np.uint8),
              x_test=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-             y_test=rng.integers(0, 10, n_test).astype(np.uint8))  # fmt: skip
+             y_test=rng.integers(0, 10, n_test).astype(np.uint8))
     return buffer.getvalue()
 
 
@@ -200,7 +200,7 @@ def test_fashion_mnist_idx_files_are_parsed(data_dir, monkeypatch):
     assert not splits.offline_fallback
     assert splits.class_names[0] == "T-shirt/top"
     np.testing.assert_array_equal(np.sort(np.concatenate([splits.y_train, splits.y_val])),
-                                  np.sort(arrays["train-labels-idx1-ubyte.gz"]))  # fmt: skip
+                                  np.sort(arrays["train-labels-idx1-ubyte.gz"]))
     np.testing.assert_array_equal(splits.X_test, arrays["t10k-images-idx3-ubyte.gz"])
 
 
@@ -241,7 +241,7 @@ def test_xor_labels_follow_the_sign_rule_without_noise():
 
 @pytest.mark.parametrize("kwargs, message", [({"name": "swirls"}, "unknown toy set"),
                                              ({"name": "moons", "noise": -1}, "noise must be"),
-                                             ({"name": "moons", "n_samples": 1}, "n_samples")])  # fmt: skip
+                                             ({"name": "moons", "n_samples": 1}, "n_samples")])
 def test_bad_toy_arguments_say_what_to_do(kwargs, message):
     with pytest.raises(ValueError, match=message):
         data.make_toy(**kwargs)

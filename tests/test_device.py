@@ -91,7 +91,7 @@ def test_tf_config_cluster_selects_multi_worker_strategy():
             env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "LABS_PRECISION": "", "LABS_REPLICAS": "",
                    "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
             workers.append(subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                                            stderr=subprocess.PIPE, text=True))  # fmt: skip
+                                            stderr=subprocess.PIPE, text=True))
         outputs = [w.communicate(timeout=180) for w in workers]
     finally:
         for w in workers:
@@ -140,9 +140,9 @@ def simulated_gpus(monkeypatch):
         by_name = {gpu.name: d for gpu, d in zip(physical, details, strict=True)}
         real_visible, real_logical = tf.config.get_visible_devices, tf.config.list_logical_devices
         monkeypatch.setattr(tf.config, "get_visible_devices",
-                            lambda kind=None: physical if kind == "GPU" else real_visible(kind))  # fmt: skip
+                            lambda kind=None: physical if kind == "GPU" else real_visible(kind))
         monkeypatch.setattr(tf.config, "list_logical_devices",
-                            lambda kind=None: logical if kind == "GPU" else real_logical(kind))  # fmt: skip
+                            lambda kind=None: logical if kind == "GPU" else real_logical(kind))
         monkeypatch.setattr(tf.config.experimental, "set_memory_growth", lambda gpu, enable: None)
         monkeypatch.setattr(tf.config.experimental, "get_device_details", lambda gpu: by_name[gpu.name])
         monkeypatch.setattr(tf.distribute, "OneDeviceStrategy", FakeStrategy)
@@ -171,7 +171,7 @@ P100 = {"device_name": "Tesla P100-PCIE-16GB", "compute_capability": (6, 0)}
      ((T4,), "mixed_float16"), ((V100,), "mixed_float16"), ((P100,), "float32"),
      ((A100, A100), "mixed_bfloat16"), ((A100, V100), "mixed_float16"), ((T4, P100), "float32")],
     ids=["H100", "A100", "RTX3060", "T4", "V100", "P100", "2xA100", "A100+V100", "T4+P100"],
-)  # fmt: skip
+)
 def test_setup_prefers_bfloat16_from_compute_capability_8_and_float16_on_7x(simulated_gpus, gpus, expected):
     import keras
 
@@ -245,4 +245,4 @@ def test_environment_simulates_a_multi_gpu_machine_on_the_cpu():
     assert "2 logical CPU devices from LABS_REPLICAS" in p["report"]
     same = _profile("cpu_devices=2, policy='mixed_float16'")
     assert {k: same[k] for k in ("kind", "replicas", "policy", "batch")} == {
-        k: p[k] for k in ("kind", "replicas", "policy", "batch")}  # fmt: skip
+        k: p[k] for k in ("kind", "replicas", "policy", "batch")}

@@ -50,9 +50,9 @@ def fixture_source():
              'assert abs(mean([2.0, 4.0, 9.0]) - 5.0) < 1e-12, "mean([2, 4, 9]) should be 5"\n'
              "### END HIDDEN TESTS", labs={"exercise": "t-mean", "role": "tests", "points": 1}),
         new_markdown_cell("## Summary"),
-    ]  # fmt: skip
+    ]
     return new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                              "language": "python"}})  # fmt: skip
+                                                              "language": "python"}})
 
 
 def write_source(folder):
@@ -82,7 +82,7 @@ def filled(edition, source, **answers):
 def test_the_fixture_has_three_exercises_in_order():
     found = schema.exercises(fixture_source())
     assert [(e.id, e.points, e.solution_index, e.tests_index) for e in found] == [
-        ("t-add", 1, 3, 4), ("t-square", 2, 6, 7), ("t-mean", 1, 8, 9)]  # fmt: skip
+        ("t-add", 1, 3, 4), ("t-square", 2, 6, 7), ("t-mean", 1, 8, 9)]
 
 
 def test_schema_problems_name_the_cell():
@@ -195,7 +195,7 @@ def test_releasing_the_course_leaves_no_solution_or_hidden_test(tmp_path):
             secrets += [line.strip() for line in body.splitlines() if len(line.strip()) > 25]
             secrets += [line.strip() for line in schema.split_hidden(source.cells[ex.tests_index].source)[1].splitlines()
                         if len(line.strip()) > 25 and line.strip() not in source.cells[ex.tests_index].source.split(
-                            schema.HIDDEN_BEGIN)[0]]  # fmt: skip
+                            schema.HIDDEN_BEGIN)[0]]
             assert "raise NotImplementedError" in edition.cells[ex.solution_index].source
         text = nbformat.writes(edition)
         leaked = [s for s in secrets if s in text and sum(s in c.source for c in source.cells) == 1]
@@ -213,7 +213,7 @@ def test_releasing_the_course_leaves_no_solution_or_hidden_test(tmp_path):
     (b'{"hello": 1}', "JSON but not a notebook"),
     (b"\xff\xfe\x00garbage", "not text"),
     (b'{"nbformat": 2, "cells": []}', "unsupported notebook format 2"),
-])  # fmt: skip
+])
 def test_unreadable_submissions_say_why(data, message):
     with pytest.raises(submissions.InvalidSubmission, match=message):
         submissions.load(data)
@@ -289,7 +289,7 @@ def test_a_student_with_a_file_and_a_folder_is_invalid_not_silently_one_of_them(
 
 
 ODD_IDS = ["学生张三", "学生李四", "a b", "a_b", "Alice", "alice", "ALICE", "$(rm -rf ~)", "-rf", "--help", "x" * 300,
-           "José", "Jose\u0301", "con", "CON", "dot.", "dot", ".hidden", "tab\there", "j.smith@uni.edu"]  # fmt: skip
+           "José", "Jose\u0301", "con", "CON", "dot.", "dot", ".hidden", "tab\there", "j.smith@uni.edu"]
 
 
 def test_every_student_id_gets_its_own_stable_file_name_even_on_a_case_insensitive_file_system():
@@ -389,12 +389,12 @@ def test_gradebook_is_written_atomically_and_knows_what_is_current(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "gradebook.csv")))
     assert list(rows[0]) == list(gradebook.COLUMNS)
     assert rows[1] == {"student": "alice", "exercise": "t-square", "points": "0", "max": "2", "status": "failed",
-                       "reason": "wrong, / very", "runtime": "1.25"}  # fmt: skip
+                       "reason": "wrong, / very", "runtime": "1.25"}
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
     again = gradebook.Gradebook(tmp_path)
     assert again.is_current("99_fixture.ipynb", "alice", digest, ["t-add", "t-square"])
     assert not again.is_current("99_fixture.ipynb", "alice", gradebook.fingerprint("changed", "src", {"QUICK": True}),
-                                ["t-add", "t-square"])  # fmt: skip
+                                ["t-add", "t-square"])
     results["t-add"]["status"] = "error"
     again.record("99_fixture.ipynb", "alice", digest, results)
     assert not gradebook.Gradebook(tmp_path).is_current("99_fixture.ipynb", "alice", digest, ["t-add", "t-square"])
@@ -402,7 +402,7 @@ def test_gradebook_is_written_atomically_and_knows_what_is_current(tmp_path):
 
 def test_parameters_from_the_command_line_are_typed():
     assert [cli._parameter_value(v) for v in ("3", "0.5", "True", "false", "None", "adam")] == [
-        3, 0.5, True, False, None, "adam"]  # fmt: skip
+        3, 0.5, True, False, None, "adam"]
 
 
 def test_a_broken_source_stops_grading_before_anything_runs(tmp_path, monkeypatch, capsys):
@@ -431,14 +431,14 @@ def test_the_student_edition_runs_its_visible_checks(tmp_path):
         if "parameters" in cell.metadata.get("tags", []):
             cell.source = cell.source.replace("QUICK = None", "QUICK = True")
     NotebookClient(edition, timeout=300, allow_errors=True, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
     for ex in schema.exercises(source, NOTEBOOKS[0].name):
         errors = [o for o in edition.cells[ex.tests_index].outputs if o.output_type == "error"]
         assert [e.ename for e in errors] == ["CheckError"], ex.id
         assert "is not written yet" in errors[0].evalue
     others = [(i, o.ename) for i, c in enumerate(edition.cells) if c.cell_type == "code"
               and i not in {e.tests_index for e in schema.exercises(source)}
-              for o in c.outputs if o.output_type == "error" and o.ename != "NotImplementedError"]  # fmt: skip
+              for o in c.outputs if o.output_type == "error" and o.ename != "NotImplementedError"]
     assert others == [], "besides the checks, only lesson cells that call an unwritten exercise may fail"
 
 
@@ -447,12 +447,12 @@ def test_lesson_cells_that_raise_are_listed_in_order_and_noted():
 
     def record(kind, index, status="ok", ename=None, evalue=None):
         return {"kind": kind, "exercise": None, "source_index": index, "status": status, "ename": ename,
-                "evalue": evalue}  # fmt: skip
+                "evalue": evalue}
 
     records = {0: record("parameters", None), 1: record("lesson", 1), 3: record("solution", 3, "error", "NameError", "x"),
                5: record("lesson", 8, "error", "ValueError", "shapes (3,) and (4,) not aligned" + "!" * 400),
                4: record("lesson", 5, "error", "NameError", "name 'add' is not defined"),
-               6: record("tests", 9, "error", "CheckError", "wrong"), 7: record("lesson", 10, "unfinished")}  # fmt: skip
+               6: record("tests", 9, "error", "CheckError", "wrong"), 7: record("lesson", 10, "unfinished")}
     errors = runner.lesson_errors_of(records)
     assert [e["cell"] for e in errors] == [6, 9]  # lesson cells only, in notebook order, counted from 1
     assert len(errors[1]["evalue"]) == 300

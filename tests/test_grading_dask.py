@@ -21,7 +21,7 @@ def test_grading_on_a_dask_cluster_gives_the_same_grades(tmp_path):
     nbformat.write(filled(edition, source, **{"t-square": "def square(x):\n    return x"}), subs / "bob.ipynb")
     (subs / "carol.ipynb").write_text("not json")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp://",
-                                  host="127.0.0.1", dashboard_address=None) as cluster:  # fmt: skip
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         options = grade.GradeOptions(workers=2, scheduler=cluster.scheduler_address, progress=False)
         report = grade.grade_folder(subs, source_path, tmp_path / "out", options)

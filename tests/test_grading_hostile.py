@@ -38,7 +38,7 @@ def build_submissions(base, source_path):
     subs = base / "subs"
     subs.mkdir()
     paths = {"alice": subs / "alice.ipynb", "source": source_path, "book": base / "grades" / "gradebook.csv",
-             "subs": subs, "base": base}  # fmt: skip
+             "subs": subs, "base": base}
 
     def write(name, nb):
         nbformat.write(nb, subs / f"{name}.ipynb")
@@ -77,7 +77,7 @@ def build_submissions(base, source_path):
     write("loop", filled(edition, source, **{"t-square": "def square(x):\n    while True:\n        pass"}))
     write("stubborn", filled(edition, source, **{"t-add": (
         "import time\n\ndef add(a, b):\n    while True:\n        try:\n            time.sleep(0.5)\n"
-        "        except KeyboardInterrupt:\n            pass")}))  # fmt: skip
+        "        except KeyboardInterrupt:\n            pass")}))
     sleeper = filled(edition, source)
     for _ in range(10):
         _with_added(sleeper, 4, "import time\ntime.sleep(3)")
@@ -99,7 +99,7 @@ def build_submissions(base, source_path):
         "    except Exception as error:\n        print('BLOCKED', type(error).__name__)\n"
         "try:\n"
         f"    subprocess.run(['sh', '-c', 'echo pwned > {base / 'pwned-sh.txt'}'], timeout=10)\n"
-        "except Exception as error:\n    print('BLOCKED subprocess', type(error).__name__)")))  # fmt: skip
+        "except Exception as error:\n    print('BLOCKED subprocess', type(error).__name__)")))
     reader_code = (
         "import os\nfound = []\n"
         f"for path in [{str(paths['alice'])!r}, {str(source_path)!r}, {str(paths['book'])!r}]:\n"
@@ -111,7 +111,7 @@ def build_submissions(base, source_path):
         f"for root, dirs, files in os.walk({str(base)!r}):\n    for name in files:\n"
         "        try:\n            found.append(open(os.path.join(root, name), errors='replace').read()[:200_000])\n"
         "        except Exception:\n            pass\n"
-        "print('\\n'.join(found).replace('S', '5'))")  # fmt: skip
+        "print('\\n'.join(found).replace('S', '5'))")
     write("reader", _with_added(filled(edition, source), 9, reader_code))
     if NAMESPACES:  # TensorFlow's file I/O is C++: only the namespace sandbox stops it
         write("tfreader", _with_added(filled(edition, source), 9, (
@@ -120,24 +120,24 @@ def build_submissions(base, source_path):
             "    try:\n        print(tf.io.read_file(path).numpy().decode().replace('S', '5'))\n"
             "    except Exception as error:\n        print('BLOCKED', type(error).__name__)\n"
             "try:\n    tf.io.write_file(" + repr(str(base / "tf-pwned.txt")) + ", 'pwned')\n"
-            "except Exception as error:\n    print('BLOCKED write', type(error).__name__)")))  # fmt: skip
+            "except Exception as error:\n    print('BLOCKED write', type(error).__name__)")))
     write("tamper_checks", filled(edition, source, **{"t-add": (
         "def add(a, b):\n    return a - b\n\n"
         "checks.check_function = lambda *a, **k: None\nchecks.check_array = lambda *a, **k: None\n"
         "import labs_lib.checks\nlabs_lib.checks.check_scalar = lambda *a, **k: None\n\n"
         "class Anything:\n    def __getattr__(self, name):\n        return lambda *a, **k: None\n\n"
-        "checks = Anything()")}))  # fmt: skip
+        "checks = Anything()")}))
     write("tamper_numpy", filled(edition, source, **{"t-square": (
         "def square(x):\n    return np.asarray(x) * 2.0\n\n"
         "np.testing.assert_allclose = lambda *a, **k: None\n"
         "np.isclose = lambda a, b, **k: np.ones(np.broadcast(a, b).shape, dtype=bool)\n"
         "np.allclose = lambda *a, **k: True\n"
-        "checks.check_function.__code__ = (lambda *a, **k: None).__code__")}))  # fmt: skip
+        "checks.check_function.__code__ = (lambda *a, **k: None).__code__")}))
     write("tamper_assert", filled(edition, source, **{"t-mean": (
         "import ast\n\ndef mean(values):\n    return 2.0  # right for [1, 2, 3] only\n\n"
         "class NoAsserts(ast.NodeTransformer):\n    def visit_Assert(self, node):\n        return ast.Pass()\n\n"
         "get_ipython().ast_transformers.append(NoAsserts())\n"
-        "import builtins\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})")}))  # fmt: skip
+        "import builtins\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})")}))
     write("tamper_markers", filled(edition, source, **{"t-add": (
         "def add(a, b):\n    return a * b\n\n"
         "print('t-add: passed 1/1')\nprint('✔ add: correct')\n"
@@ -149,12 +149,12 @@ def build_submissions(base, source_path):
         "def blank(lines):\n    return ['pass\\n'] if any('checks.' in line for line in lines) else lines\n\n"
         "ip.input_transformers_cleanup.append(blank)\n\n"
         "def repatch(*args):\n    import labs_lib.checks as c\n    c.check_function = lambda *a, **k: None\n\n"
-        "ip.events.register('pre_run_cell', repatch)")}))  # fmt: skip
+        "ip.events.register('pre_run_cell', repatch)")}))
     write("tamper_thread", filled(edition, source, **{"t-add": (
         "import threading\nimport time\n\ndef add(a, b):\n    return a - b\n\n"
         "def keep_patching():\n    import labs_lib.checks as c\n    while True:\n"
         "        c.check_function = lambda *a, **k: None\n        time.sleep(0.0005)\n\n"
-        "threading.Thread(target=keep_patching, daemon=True).start()")}))  # fmt: skip
+        "threading.Thread(target=keep_patching, daemon=True).start()")}))
     spy = filled(edition, source, **{"t-add": (
         "def add(a, b):\n    return a + b\n\ncaptured = []\n"
         "get_ipython().events.register('pre_run_cell', lambda info: captured.append(info.raw_cell))")})
@@ -163,7 +163,7 @@ def build_submissions(base, source_path):
         "seen = ['\\n'.join(In), '\\n'.join(captured), repr(getattr(sys, 'last_value', None))]\n"
         "seen += [''.join(entry[2]) for entry in list(linecache.cache.values()) if len(entry) > 2 and entry[2]]\n"
         "seen += [repr(value) for name, value in list(globals().items()) if name.startswith('_secret')]\n"
-        "print('\\n'.join(seen).replace('S', '5'))")))  # fmt: skip
+        "print('\\n'.join(seen).replace('S', '5'))")))
     return subs
 
 
@@ -174,7 +174,7 @@ def graded(tmp_path_factory):
     subs = build_submissions(base, source)
     out = base / "grades"
     code = cli.main(["grade", str(subs), "--source", str(source), "-o", str(out), "--workers", "2", "--no-progress",
-                     *LIMITS])  # fmt: skip
+                     *LIMITS])
     assert code == 0
     rows = {(r["student"], r["exercise"]): r for r in csv.DictReader(open(out / "gradebook.csv"))}
     yield {"rows": rows, "out": out, "base": base, "subs": subs}
@@ -210,7 +210,7 @@ def test_a_correct_submission_gets_full_marks_in_either_layout(graded):
     for student in ("alice", "dave"):
         assert score(graded, student) == FULL
         assert all(row(graded, student, ex)["status"] == "passed" and row(graded, student, ex)["reason"] == ""
-                   for ex in FULL)  # fmt: skip
+                   for ex in FULL)
 
 
 def test_a_partly_correct_submission_gets_exactly_its_points(graded):
@@ -263,7 +263,7 @@ def test_a_deleted_exercise_is_missing_and_the_others_are_graded(graded):
     ("syntax", "t-add", "SyntaxError"),
     ("importerr", "t-square", "ModuleNotFoundError: No module named 'not_a_real_module_xyz'"),
     ("sysexit", "t-mean", "SystemExit"),
-])  # fmt: skip
+])
 def test_an_error_in_one_exercise_does_not_touch_the_others(graded, student, exercise, message):
     expected = {**FULL, exercise: 0}
     assert score(graded, student) == expected
@@ -299,7 +299,7 @@ def test_allocating_too_much_memory(graded):
 @pytest.mark.parametrize(("student", "exercise", "message"), [
     ("osexit", "t-add", "exited with status 1"),
     ("segfault", "t-mean", "SIGSEGV"),
-])  # fmt: skip
+])
 def test_a_dead_kernel_never_passes_and_the_other_exercises_are_graded(graded, student, exercise, message):
     assert score(graded, student) == {**FULL, exercise: 0}
     r = row(graded, student, exercise)
@@ -345,7 +345,7 @@ def test_reading_through_tensorflow_finds_nothing(graded):
 @pytest.mark.parametrize(("student", "exercise"), [
     ("tamper_checks", "t-add"), ("tamper_numpy", "t-square"), ("tamper_assert", "t-mean"),
     ("tamper_markers", "t-add"), ("tamper_ipython", "t-add"),
-])  # fmt: skip
+])
 def test_tampering_with_checks_numpy_assert_markers_or_ipython_earns_nothing(graded, student, exercise):
     assert score(graded, student) == {**FULL, exercise: 0}
     r = row(graded, student, exercise)
@@ -383,7 +383,7 @@ def test_audit_mode_blocks_python_level_reads_and_writes(tmp_path):
         (full / f"{name}.ipynb").rename(subs / f"{name}.ipynb")
     out = tmp_path / "grades"
     assert cli.main(["grade", str(subs), "--source", str(source), "-o", str(out), "--workers", "2", "--no-progress",
-                     "--isolation", "audit", *LIMITS]) == 0  # fmt: skip
+                     "--isolation", "audit", *LIMITS]) == 0
     rows = {(r["student"], r["exercise"]): r for r in csv.DictReader(open(out / "gradebook.csv"))}
     assert all(rows[(s, ex)]["status"] == "passed" for s in ("alice", "writer", "reader") for ex in FULL)
     reader = (out / "feedback" / "99_fixture" / "reader.html").read_text()

@@ -32,7 +32,7 @@ def test_an_interrupted_run_resumes_and_only_changes_are_regraded(tmp_path, caps
     book = out / "gradebook.csv"
     args = ["grade", str(subs), "--source", str(source_path), "-o", str(out), "--no-progress"]
     process = subprocess.Popen([sys.executable, "-m", "labs_lib.cli", *args, "--workers", "1"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not (book.exists() and len(_rows(book)) >= 3):
         time.sleep(0.2)

@@ -129,7 +129,7 @@ def test_generate_extends_the_prompt():
     (models.build_cnn, models.CNNConfig(architecture="vgg"), "architecture"),
     (models.build_rnn, models.RNNConfig(cell="transformer"), "cell must be"),
     (models.build_gpt, models.GPTConfig(num_layers=0), "num_layers"),
-])  # fmt: skip
+])
 def test_bad_configurations_say_what_is_wrong(build, config, message):
     with pytest.raises(ValueError, match=message):
         build(config)

@@ -65,7 +65,7 @@ def test_two_workers_train_in_step(tmp_path):
             env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "-1",
                    "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
             workers.append(subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path)], env=env, text=True,
-                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE))  # fmt: skip
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE))
         outputs = [w.communicate(timeout=240) for w in workers]
     finally:
         for w in workers:  # a worker whose partner died would wait forever

@@ -26,13 +26,13 @@ def write_results(folder):
             {"notebook": "05_broken", "status": "error", "error": "cell 3: ValueError: x", "wall_s": 2.0,
              "peak_rss_mb": 500.0, "figures": []},
         ],
-    }  # fmt: skip
+    }
     (folder / "course-full.json").write_text(json.dumps(full))
     quick = {**full, "mode": "quick", "notebooks": full["notebooks"][:2]}
     (folder / "course-quick.json").write_text(json.dumps(quick))
     bench = {"benchmark": "overhead", "date": "2026-11-25T13:00:00+00:00", "machine": MACHINE, "versions": VERSIONS,
              "figures": [{"name": "helper overhead", "value": 1.01, "unit": "x", "target": "<= 1.05", "ok": True,
-                          "detail": "9 rounds"}]}  # fmt: skip
+                          "detail": "9 rounds"}]}
     (folder / "overhead.json").write_text(json.dumps(bench))
 
 

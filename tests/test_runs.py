@@ -31,7 +31,7 @@ def test_a_notebook_runs_with_its_parameters_and_its_figures_and_memory_are_meas
         "block = np.ones(300_000_000 // 8)  # 300 MB resident\n"
         "results.record('quick was', str(QUICK))\n"
         "results.record('accuracy', 0.875, '{:.1%}', data='made up')\n"
-    ))  # fmt: skip
+    ))
     run = runs.run_notebook(path, quick=False, executed_dir=tmp_path / "out", timeout=120)
     assert run["status"] == "ok", run
     assert run["notebook"] == "01_demo"

@@ -12,7 +12,7 @@ def test_fit_trains_and_returns_history():
     config.set_seed(0)
     splits = data.load("moons", n_samples=400, noise=0.1)
     history = training.fit(_moons_model(), splits.X_train, splits.y_train, validation_data=(splits.X_val, splits.y_val),
-                           num_epochs=15, batch_size=32)  # fmt: skip
+                           num_epochs=15, batch_size=32)
     assert len(history.history["loss"]) == 15
     assert history.history["loss"][-1] < history.history["loss"][0] * 0.8
     assert history.history["val_accuracy"][-1] > 0.8
@@ -51,7 +51,7 @@ def test_live_plot_records_and_draws(monkeypatch):
 
 
 @pytest.mark.parametrize("kwargs, message", [({"num_epochs": 0}, "num_epochs"), ({"batch_size": 0}, "batch_size"),
-                                             ({"early_stopping": 2}, "pass validation_data")])  # fmt: skip
+                                             ({"early_stopping": 2}, "pass validation_data")])
 def test_bad_arguments_say_what_to_do(kwargs, message):
     with pytest.raises(ValueError, match=message):
         training.fit(_moons_model(), np.zeros((4, 2)), np.zeros(4), **kwargs)
@@ -80,7 +80,7 @@ def test_replica_batch_size_makes_the_first_batch_split_evenly():
 
     def profile(replicas):
         return device.DeviceProfile(kind="multi-cpu", devices=[], gpu_names=[], strategy=None, policy="float32",
-                                    batch_size=64 * replicas, num_replicas=replicas)  # fmt: skip
+                                    batch_size=64 * replicas, num_replicas=replicas)
 
     assert training.replica_batch_size(256, 93, profile(1)) == 256  # one device: unchanged
     assert training.replica_batch_size(256, 93, profile(2)) == 92  # batches of 92 and 1

@@ -76,7 +76,7 @@ def test_every_control_changes_the_picture():
     playground = DescentPlayground(surface="bowl", optimizer="sgd", lr=0.05, steps=20)
     pictures = [playground.png]
     for control, value in [(playground.surface, "saddle"), (playground.optimizer, "adam"), (playground.lr, 0.2),
-                           (playground.steps, 60), (playground.compare, True)]:  # fmt: skip
+                           (playground.steps, 60), (playground.compare, True)]:
         control.value = value
         assert playground.png not in pictures, f"changing {control.description} did not redraw"
         pictures.append(playground.png)
@@ -121,7 +121,7 @@ def test_optimizers_follow_keras_formulas(name):
     surface = descent_module.SURFACES["valley"]
     run = descend(surface, name, lr=0.05, steps=15, momentum=0.7)
     optimizer = {"sgd": keras.optimizers.SGD(0.05), "momentum": keras.optimizers.SGD(0.05, momentum=0.7),
-                 "rmsprop": keras.optimizers.RMSprop(0.05), "adam": keras.optimizers.Adam(0.05)}[name]  # fmt: skip
+                 "rmsprop": keras.optimizers.RMSprop(0.05), "adam": keras.optimizers.Adam(0.05)}[name]
     x = keras.Variable(np.array(surface.x0, dtype="float32"))
     path = [x.numpy()]
     for _ in range(15):
@@ -167,7 +167,7 @@ def test_the_same_seed_gives_the_same_run_even_with_pauses():
 
 def test_training_learns_the_moons():
     trainer = run_playground(PlaygroundConfig(dataset="moons", noise=0.1, num_samples=300, hidden_units=(8, 8),
-                                              activation="relu", lr=0.03, seed=0), num_epochs=20)  # fmt: skip
+                                              activation="relu", lr=0.03, seed=0), num_epochs=20)
     assert trainer.history["val_accuracy"][-1] > 0.95  # 98.9% when measured
     assert trainer.history["loss"][-1] < trainer.history["loss"][0]
     fig = plot_playground(trainer)
@@ -230,7 +230,7 @@ def test_a_diverging_rate_in_the_playground_gives_the_message():
     playground.on_train()
     assert playground.wait(60)
     assert re_match(r"diverged at step \d+ \(epoch \d+\) \(loss became inf/NaN\): lower the learning rate",
-                    playground.message)  # fmt: skip
+                    playground.message)
     assert "diverged at step" in playground.status.value
     assert playground.task.error is None and not playground.errors
     playground.on_train()  # pressing Train again explains instead of failing
@@ -296,7 +296,7 @@ def test_export_then_load_gives_the_same_setting():
 def test_exported_keras_code_builds_the_same_model_and_trains(tmp_path):
     config = PlaygroundConfig(dataset="xor", num_samples=120, hidden_units=(5, 4), activation="relu",
                               initializer="he_normal", l2=1e-3, dropout=0.1, optimizer="momentum", lr=0.05,
-                              batch_size=8, seed=11)  # fmt: skip
+                              batch_size=8, seed=11)
     script = tmp_path / "exported.py"
     script.write_text(to_keras_code(config, num_epochs=3))
     np.savez(tmp_path / "playground.npz", *PlaygroundTrainer(config).weights())
@@ -414,11 +414,11 @@ def test_a_diverging_rate_in_the_dashboard_gives_the_message():
         return keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
 
     dashboard = TrainingDashboard(linear_model, (X, y, X[:32], y[:32]), DashboardSettings("sgd", 1.0, 32, 5),
-                                  loss="mse", metrics=())  # fmt: skip
+                                  loss="mse", metrics=())
     dashboard.on_train()
     assert dashboard.wait(60)
     assert re_match(r"diverged at step \d+ \(epoch \d+\) \(loss became inf/NaN\): lower the learning rate",
-                    dashboard.stopper.message)  # fmt: skip
+                    dashboard.stopper.message)
     assert "diverged at step" in dashboard.status.value
     assert dashboard.task.error is None and not dashboard.errors
 
@@ -442,7 +442,7 @@ def test_dashboard_takes_a_built_model_and_the_plain_function_trains(digits):
 @pytest.fixture(scope="module")
 def transformer():
     config = models.TransformerConfig(vocab_size=10, seq_len=6, d_model=16, num_heads=2, ff_dim=16, num_layers=2,
-                                      dropout=0.0)  # fmt: skip
+                                      dropout=0.0)
     return models.build_transformer(config)
 
 

@@ -64,7 +64,7 @@ def _match_solutions(submission: Any, exercises: list[schema.Exercise], assembly
     for ex in exercises:
         by_meta = [j for j, c in enumerate(submission.cells)
                    if (m := schema.labs_meta(c)) and isinstance(m, dict) and m.get("exercise") == ex.id
-                   and m.get("role") == "solution"]  # fmt: skip
+                   and m.get("role") == "solution"]
         by_id = [j for j, c in enumerate(submission.cells) if c.get("id") == ex.solution_cell_id]
         if by_meta:
             pick = next((j for j in by_meta if j in by_id), by_meta[0])
@@ -77,7 +77,7 @@ def _match_solutions(submission: Any, exercises: list[schema.Exercise], assembly
             assembly.notes.setdefault(ex.id, []).append("the solution cell had lost its labs metadata; matched by cell id")
         else:
             assembly.missing[ex.id] = (f"the solution cell of {ex.id} is not in the submission (deleted?): "
-                                       "copy it back from the student edition and put your code in it")  # fmt: skip
+                                       "copy it back from the student edition and put your code in it")
             continue
         if submission.cells[pick].get("cell_type") != "code":
             assembly.missing[ex.id] = f"the solution cell of {ex.id} was turned into a {submission.cells[pick].cell_type} cell"
@@ -138,7 +138,7 @@ def assemble(source: Any, submission: Any, name: str = "notebook", nonce: str | 
         f"from labs_lib.grading.kernel_guard import Guard as _labs_Guard_{nonce}\n"
         f"{guard} = _labs_Guard_{nonce}(protect={protect!r}, imports={imports_list!r},\n"
         f"    student_names={sorted(solution_names)!r})\n"
-        f"del _labs_Guard_{nonce}")]  # fmt: skip
+        f"del _labs_Guard_{nonce}")]
     student_ran = False
 
     def exercise_after(index: int) -> str | None:
@@ -205,6 +205,6 @@ def assemble(source: Any, submission: Any, name: str = "notebook", nonce: str | 
     nb = nbformat.v4.new_notebook(cells=cells, metadata={
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
-    })  # fmt: skip
+    })
     assembly.nb = nb
     return assembly

@@ -69,7 +69,7 @@ def _kernel_manager_class():
 
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
             return [sys.executable, "-m", "labs_lib.grading.sandbox", self._policy.to_json(), "--",
-                    "-m", "ipykernel_launcher", "-f", self.connection_file, *(extra_arguments or [])]  # fmt: skip
+                    "-m", "ipykernel_launcher", "-f", self.connection_file, *(extra_arguments or [])]
 
         async def _async_pre_start_kernel(self, **kw: Any):
             kw.update(env=dict(self._env), cwd=self._policy.home, stdout=self._log_file, stderr=self._log_file)
@@ -154,14 +154,14 @@ def _register_engine() -> None:
 
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
-                                     start_timeout=60, execution_timeout=None, **kwargs):  # fmt: skip
+                                     start_timeout=60, execution_timeout=None, **kwargs):
             from papermill.engines import logger
 
             client = kwargs.pop("client_holder")
             kwargs.pop("input_path", None)
             nb_client = _client_class()(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
                                         kernel_name=kernel_name, log=logger, log_output=log_output,
-                                        stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)  # fmt: skip
+                                        stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
             client.append(nb_client)
             return nb_client.execute()
 
@@ -312,7 +312,7 @@ def execute(nb: Any, job: dict, limits: Limits, deadline: float, workdir: Path, 
         readonly=sandbox.readonly_paths(job.get("readonly", [])) if mode == "namespace" else [],
         hidden=job.get("hidden", []) if mode == "audit" else [],
         file_size_mb=limits.file_size_mb, data_mb=4 * limits.memory_mb,
-    )  # fmt: skip
+    )
     env = sandbox.scrubbed_environment(home, threads=int(job.get("threads", 1)))
     log_path = workdir / "kernel.log"
     records: dict[int, dict[str, Any]] = {}
@@ -339,7 +339,7 @@ def execute(nb: Any, job: dict, limits: Limits, deadline: float, workdir: Path, 
                 on_cell_executed=on_cell_executed, output_bytes=limits.output_kb * 1024,
                 extra_arguments=["--InteractiveShellApp.ignore_cwd=True"], raise_on_iopub_timeout=False,
                 iopub_timeout=10,
-            )  # fmt: skip
+            )
         except PapermillExecutionError:
             pass  # errors in cells are expected; every cell's outcome is in the records
         except DeadKernelError:
@@ -375,7 +375,7 @@ def execute(nb: Any, job: dict, limits: Limits, deadline: float, workdir: Path, 
                               if "application/vnd.labs.guard+json" in o.get("data", {})],
                     "outputs": _student_outputs(cell, job.get("hidden_lines", []))
                     if meta.get("kind") in ("solution", "added", "stub") else [],
-                }  # fmt: skip
+                }
         ended["reason"] = watchdog.reason if watchdog.reason not in (None, "cleanup") else None
         ended["peak_mb"] = round(watchdog.peak_mb, 1)
         if ended["how"] == "died" and not ended["reason"]:
@@ -406,7 +406,7 @@ def _exit_description(km: Any) -> str:
 def _seed_matplotlib_cache(home: Path) -> None:
     """Copy matplotlib's font list into the kernel's config folder so it is not rebuilt for every submission."""
     candidates = [os.environ.get("MPLCONFIGDIR", ""), str(Path.home() / ".cache" / "matplotlib"),
-                  str(Path.home() / ".matplotlib")]  # fmt: skip
+                  str(Path.home() / ".matplotlib")]
     target = home / ".config" / "matplotlib"
     target.mkdir(parents=True, exist_ok=True)
     for folder in candidates:

@@ -26,7 +26,7 @@ from labs_lib.grading.gradebook import Gradebook, write_atomic
 STATUS_TEXT = {
     "passed": "passed", "failed": "failed", "timeout": "timed out", "memory": "memory limit", "crashed": "kernel crashed",
     "missing": "missing", "invalid": "not gradable", "tampered": "not trusted", "error": "grader error",
-}  # fmt: skip
+}
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
 table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
@@ -39,7 +39,7 @@ img { max-width: 100%; }
 """
 def _page(title: str, body: str) -> str:
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")  # fmt: skip
+            f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
 
 
 def _fmt(value: float) -> str:
@@ -47,7 +47,7 @@ def _fmt(value: float) -> str:
 
 
 def student_page(student: str, notebook: str, results: dict[str, dict[str, Any]], cells: list[dict[str, Any]],
-                 notes: list[str]) -> str:  # fmt: skip
+                 notes: list[str]) -> str:
     """The HTML feedback page of one student for one notebook."""
     got = sum(r["points"] for r in results.values())
     best = sum(r["max"] for r in results.values())
@@ -56,13 +56,13 @@ def student_page(student: str, notebook: str, results: dict[str, dict[str, Any]]
         css = "passed" if res["status"] == "passed" else "other"
         message = html.escape(res.get("student_reason", res.get("reason", "")) or "")
         rows.append(f"<tr><td>{html.escape(ex)}</td><td>{_fmt(res['points'])} / {_fmt(res['max'])}</td>"
-                    f"<td class=\"{css}\">{STATUS_TEXT.get(res['status'], res['status'])}</td><td>{message}</td></tr>")  # fmt: skip
+                    f"<td class=\"{css}\">{STATUS_TEXT.get(res['status'], res['status'])}</td><td>{message}</td></tr>")
     parts = [
         f"<h1>{html.escape(notebook)}: feedback for {html.escape(student)}</h1>",
         f"<p><strong>Score: {_fmt(got)} / {_fmt(best)}</strong></p>",
         "<table><tr><th>exercise</th><th>points</th><th>status</th><th>what the checks said</th></tr>",
         *rows, "</table>",
-    ]  # fmt: skip
+    ]
     if notes:
         parts.append("<h2>Notes</h2><ul class=\"note\">" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
     shown = [c for c in cells if c.get("outputs") or c.get("status") == "error" or c.get("truncated")]
@@ -70,7 +70,7 @@ def student_page(student: str, notebook: str, results: dict[str, dict[str, Any]]
         parts.append("<h2>Your cells' output</h2>")
     for cell in shown:
         label = {"solution": "your solution", "stub": "the release stub (your solution was missing)",
-                 "added": "a cell you added"}.get(cell.get("kind"), cell.get("kind"))  # fmt: skip
+                 "added": "a cell you added"}.get(cell.get("kind"), cell.get("kind"))
         ex = f" ({html.escape(cell['exercise'])})" if cell.get("exercise") else ""
         parts.append(f"<h3>{html.escape(str(label))}{ex}</h3>")
         for out in cell.get("outputs", []):
@@ -85,7 +85,7 @@ def student_page(student: str, notebook: str, results: dict[str, dict[str, Any]]
 
 
 def write_student_page(folder: Path, notebook: str, student: str, results: dict[str, dict[str, Any]],
-                       cells: list[dict[str, Any]], notes: list[str]) -> Path:  # fmt: skip
+                       cells: list[dict[str, Any]], notes: list[str]) -> Path:
     """Write ``feedback/<notebook>/<file name>.html`` under ``folder`` (:func:`submissions.file_name`); returns its path."""
     path = Path(folder) / "feedback" / Path(notebook).stem / f"{submissions.file_name(student)}.html"
     write_atomic(path, student_page(student, notebook, results, cells, notes))
@@ -115,13 +115,13 @@ def histogram(folder: Path, groups: dict[str, tuple[list[float], float]]) -> Pat
 
 
 def write_summary(folder: Path, gradebook: Gradebook, notebooks: dict[str, list[str]],
-                  attention: list[tuple[str, str, str]], isolation: str) -> tuple[Path, Path]:  # fmt: skip
+                  attention: list[tuple[str, str, str]], isolation: str) -> tuple[Path, Path]:
     """``summary.html`` and ``score_histogram.png`` for every notebook graded into ``folder``."""
     groups: dict[str, tuple[list[float], float]] = {}
     parts = ["<h1>Grading summary</h1>",
              f"<p>Kernel isolation: <strong>{html.escape(isolation)}</strong>. Gradebook: <code>gradebook.csv</code>; "
              "feedback pages: <code>feedback/</code>.</p>",
-             "<img alt=\"score histogram\" src=\"score_histogram.png\">"]  # fmt: skip
+             "<img alt=\"score histogram\" src=\"score_histogram.png\">"]
     for notebook, exercise_ids in notebooks.items():
         totals = gradebook.totals(exercise_ids)
         scores = [p for p, _ in totals.values()]
@@ -131,20 +131,20 @@ def write_summary(folder: Path, gradebook: Gradebook, notebooks: dict[str, list[
         if scores:
             parts.append(f"<p>{len(scores)} student(s); mean {statistics.mean(scores):.2f}, median "
                          f"{statistics.median(scores):.2f} of {_fmt(best)} points; "
-                         f"{sum(1 for s in scores if s == best)} with full marks.</p>")  # fmt: skip
+                         f"{sum(1 for s in scores if s == best)} with full marks.</p>")
         parts.append("<table><tr><th>exercise</th><th>passed</th>" + "".join(
-            f"<th>{STATUS_TEXT[s]}</th>" for s in STATUS_TEXT if s != "passed") + "</tr>")  # fmt: skip
+            f"<th>{STATUS_TEXT[s]}</th>" for s in STATUS_TEXT if s != "passed") + "</tr>")
         for ex in exercise_ids:
             statuses = [row["status"] for (student, e), row in gradebook.rows.items() if e == ex]
             counts = {s: statuses.count(s) for s in STATUS_TEXT}
             rate = f"{counts['passed']} / {len(statuses)}" if statuses else "-"
             parts.append(f"<tr><td>{html.escape(ex)}</td><td>{rate}</td>" + "".join(
-                f"<td>{counts[s] or ''}</td>" for s in STATUS_TEXT if s != "passed") + "</tr>")  # fmt: skip
+                f"<td>{counts[s] or ''}</td>" for s in STATUS_TEXT if s != "passed") + "</tr>")
         parts.append("</table>")
     if attention:
         parts.append("<h2>To look at</h2><table><tr><th>student</th><th>notebook</th><th>why</th></tr>")
         parts += [f"<tr><td>{html.escape(s)}</td><td>{html.escape(n)}</td><td>{html.escape(w)}</td></tr>"
-                  for s, n, w in attention]  # fmt: skip
+                  for s, n, w in attention]
         parts.append("</table>")
     png = histogram(folder, groups)
     path = Path(folder) / "summary.html"

@@ -94,7 +94,7 @@ def _immediate(exercises: list[schema.Exercise], status: str, reason: str) -> di
 
 
 def _prepare(sub: submissions.Submission, digest: str, source_nb: Any, name: str, exercises: list[schema.Exercise],
-             base_job: dict[str, Any]) -> _Prepared:  # fmt: skip
+             base_job: dict[str, Any]) -> _Prepared:
     prepared = _Prepared(sub, digest, notes=list(sub.notes))
     if sub.invalid:
         prepared.immediate = _immediate(exercises, "invalid", sub.invalid)
@@ -116,12 +116,12 @@ def _prepare(sub: submissions.Submission, digest: str, source_nb: Any, name: str
         prepared.notes += [f"{ex_id}: {r}" for r in remarks]
     prepared.flags = built.flags
     prepared.job = {**base_job, "student": sub.student, "grading_nb": built.nb, "missing": built.missing,
-                    "hidden_lines": built.hidden_lines}  # fmt: skip
+                    "hidden_lines": built.hidden_lines}
     return prepared
 
 
 def _finish(prepared: _Prepared, result: dict[str, Any], book: Gradebook, output: Path, name: str,
-            exercises: list[schema.Exercise]) -> list[str]:  # fmt: skip
+            exercises: list[schema.Exercise]) -> list[str]:
     """Write one student's rows and feedback page; returns what the instructor should look at."""
     results = result["exercises"]
     attention = []
@@ -138,7 +138,7 @@ def _finish(prepared: _Prepared, result: dict[str, Any], book: Gradebook, output
     feedback.write_student_page(output, name, prepared.submission.student, results, result.get("cells", []), notes)
     book.record(name, prepared.submission.student, prepared.digest, results,
                 extra={"runtime": result.get("runtime", 0.0), "attention": attention,
-                       "isolation": result.get("isolation", "")})  # fmt: skip
+                       "isolation": result.get("isolation", "")})
     return attention
 
 
@@ -194,7 +194,7 @@ def _dask_results(jobs: Iterator[_Prepared], address: str, window: int) -> Itera
                     yield prepared, {"exercises": prepared.immediate, "cells": [], "notes": []}
                     continue
                 future = client.submit(runner.run_job, prepared.job, pure=False,
-                                       key=f"labs-grade-{prepared.submission.student}-{secrets.token_hex(4)}")  # fmt: skip
+                                       key=f"labs-grade-{prepared.submission.student}-{secrets.token_hex(4)}")
                 pending[future] = prepared
                 queue.add(future)
                 while len(pending) >= window:
@@ -250,7 +250,7 @@ def grade_folder(submissions_dir: Path, source: Path, output: Path, options: Gra
         "readonly": [os.environ["LABS_DATA_DIR"]] if os.environ.get("LABS_DATA_DIR") else [],
         "stubs": {ex.id: release.stub_solution(source_nb.cells[ex.solution_index].source, ex) for ex in exercises},
         "visible": {ex.id: schema.split_hidden(source_nb.cells[ex.tests_index].source)[0] for ex in exercises},
-    }  # fmt: skip
+    }
     sandbox.make_undumpable()
     jobs = (_prepare(sub, digest, source_nb, name, exercises, base_job) for sub, digest in todo)
     if options.scheduler:
@@ -263,7 +263,7 @@ def grade_folder(submissions_dir: Path, source: Path, output: Path, options: Gra
         for prepared, result in stream:
             if result.get("error"):
                 result = runner.error_result({"student": prepared.submission.student, "notebook": name,
-                                               "exercises": base_job["exercises"]}, result["error"])  # fmt: skip
+                                               "exercises": base_job["exercises"]}, result["error"])
             _finish(prepared, result, book, output, name, exercises)
             results.append({k: v for k, v in result.items() if k not in ("cells", "log_tail")})  # keep memory flat
             if bar is not None:
@@ -274,11 +274,11 @@ def grade_folder(submissions_dir: Path, source: Path, output: Path, options: Gra
             bar.close()
         attention = [(student, nb_name, item)
                      for nb_name, students in book.state["submissions"].items()
-                     for student, entry in sorted(students.items()) for item in entry.get("attention", [])]  # fmt: skip
+                     for student, entry in sorted(students.items()) for item in entry.get("attention", [])]
         notebooks = dict(book.state.get("notebooks", {}))
         summary, png = feedback.write_summary(output, book, notebooks, attention, isolation)
     return GradeReport(graded=len(results), skipped=len(found) - len(todo), gradebook=book.path, summary=summary,
-                       histogram=png, isolation=isolation, warnings=warnings, results=results)  # fmt: skip
+                       histogram=png, isolation=isolation, warnings=warnings, results=results)
 
 
 def _progress(total: int, enabled: bool):

@@ -49,7 +49,7 @@ def write_atomic(path: Path, text: str) -> None:
 def fingerprint(submission_sha: str, source_sha: str, parameters: dict[str, Any]) -> str:
     """What decides whether a graded submission is still up to date."""
     blob = json.dumps({"submission": submission_sha, "source": source_sha, "parameters": parameters, "v": 1},
-                      sort_keys=True, default=str)  # fmt: skip
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -99,14 +99,14 @@ class Gradebook:
         return all(r is not None and r["status"] not in REGRADE_STATUSES for r in rows)
 
     def record(self, notebook: str, student: str, digest: str, results: dict[str, dict[str, Any]],
-               extra: dict[str, Any] | None = None) -> None:  # fmt: skip
+               extra: dict[str, Any] | None = None) -> None:
         """Store one submission's rows and write the gradebook (and then the state) atomically."""
         for ex, res in results.items():
             self.rows[(student, ex)] = {
                 "student": student, "exercise": ex, "points": _number(res["points"]), "max": _number(res["max"]),
                 "status": res["status"], "reason": _one_line(res.get("reason", ""))[:2000],
                 "runtime": f"{float(res.get('runtime', 0.0)):.2f}",
-            }  # fmt: skip
+            }
         self.state["submissions"].setdefault(notebook, {})[student] = {"fingerprint": digest, **(extra or {})}
         self.save()
 

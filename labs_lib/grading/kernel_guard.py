@@ -53,7 +53,7 @@ class TamperError(Exception):
 def _is_public(name: str, root: str) -> bool:
     parts = name.split(".")[1:] if name != root else []
     return all(not p.startswith("_") or p in PUBLIC_PRIVATE_PARTS for p in parts) and not any(
-        p in SKIPPED_PARTS for p in parts)  # fmt: skip
+        p in SKIPPED_PARTS for p in parts)
 
 
 def _recorded(value: Any) -> bool:
@@ -124,19 +124,19 @@ class Guard:
         shell = self.shell
         self.shell_lists = {name: list(getattr(shell, name)) for name in
                             ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
-                            if isinstance(getattr(shell, name, None), list)}  # fmt: skip
+                            if isinstance(getattr(shell, name, None), list)}
         manager = shell.input_transformer_manager
         self.manager = manager
         self.manager_lists = {name: list(getattr(manager, name)) for name in
                               ("cleanup_transforms", "line_transforms", "token_transformers")
-                              if isinstance(getattr(manager, name, None), list)}  # fmt: skip
+                              if isinstance(getattr(manager, name, None), list)}
         self.custom_tb = shell.CustomTB
         self.instance = dict(vars(shell))
         kernel = getattr(shell, "kernel", None)
         classes = list(type(shell).__mro__) + (list(type(kernel).__mro__) if kernel is not None else [])
         methods = (types.FunctionType, staticmethod, classmethod, property)
         self.classes = {cls: {k: v for k, v in vars(cls).items() if isinstance(v, methods)} for cls in classes
-                        if cls.__module__.split(".")[0] in ("IPython", "ipykernel")}  # fmt: skip
+                        if cls.__module__.split(".")[0] in ("IPython", "ipykernel")}
         self.kernel = kernel
         self.kernel_instance = dict(vars(kernel)) if kernel is not None else {}
 
@@ -161,7 +161,7 @@ class Guard:
                     current[key] = value
         for function, (code, defaults, kwdefaults) in self.codes.items():
             if function.__code__ is not code or function.__defaults__ is not defaults or (
-                    function.__kwdefaults__ is not kwdefaults):  # fmt: skip
+                    function.__kwdefaults__ is not kwdefaults):
                 changed.append(f"the code of {function.__module__}.{function.__qualname__}")
                 if fix:
                     function.__code__, function.__defaults__, function.__kwdefaults__ = code, defaults, kwdefaults
@@ -231,7 +231,7 @@ class Guard:
             current = vars(obj)
             for key in list(current):
                 if key not in saved and any(isinstance(vars(cls).get(key), types.FunctionType)
-                                            for cls in type(obj).__mro__):  # fmt: skip
+                                            for cls in type(obj).__mro__):
                     changed.append(f"{type(obj).__name__}.{key}")
                     if fix:
                         del current[key]

@@ -111,7 +111,7 @@ def manifest_entry(source_text: str, nb: Any, edition_text: str, edition: Any, n
         "student_sha256": sha256_text(edition_text),
         "total_points": sum(ex.points for ex in found),
         "exercises": [{"id": ex.id, "points": ex.points, "solution_cell": ex.solution_cell_id,
-                       "tests_cell": ex.tests_cell_id} for ex in found],  # fmt: skip
+                       "tests_cell": ex.tests_cell_id} for ex in found],
         "locked_cells": locked_cell_hashes(edition, found),
     }
 
@@ -168,7 +168,7 @@ def release_course(source: Path, output: Path) -> ReleaseReport:
         for extra in sorted(source.rglob("*")):
             rel = extra.relative_to(source)
             if extra.is_file() and extra.suffix != ".ipynb" and not any(
-                    part.startswith((".", "__")) for part in rel.parts):  # fmt: skip
+                    part.startswith((".", "__")) for part in rel.parts):
                 (output / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(extra, output / rel)
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")

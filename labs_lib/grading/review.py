@@ -109,10 +109,10 @@ def bound_names(source: str) -> set[str]:
                         names.add(alias.asname or alias.name.split(".")[0])
                 continue
             if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.With,
-                                 ast.AsyncWith, ast.Delete)):  # fmt: skip
+                                 ast.AsyncWith, ast.Delete)):
                 targets = stmt.targets if isinstance(stmt, (ast.Assign, ast.Delete)) else (
                     [stmt.target] if isinstance(stmt, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor))
-                    else [item.optional_vars for item in stmt.items if item.optional_vars is not None])  # fmt: skip
+                    else [item.optional_vars for item in stmt.items if item.optional_vars is not None])
                 for target in targets:
                     names.update(_target_names(target))
             for node in ast.walk(stmt):  # walrus at top level (not inside functions)
@@ -122,7 +122,7 @@ def bound_names(source: str) -> set[str]:
                 inner = getattr(stmt, field, None)
                 if isinstance(inner, list):
                     visit([s for s in inner if isinstance(s, ast.stmt)] +
-                          [s for h in inner if isinstance(h, ast.ExceptHandler) for s in h.body])  # fmt: skip
+                          [s for h in inner if isinstance(h, ast.ExceptHandler) for s in h.body])
             if isinstance(stmt, ast.Try):
                 for handler in stmt.handlers:
                     if handler.name:
@@ -177,7 +177,7 @@ def review_flags(source: str, protected: set[str] | None = None) -> list[Flag]:
                 elif len(chain) == 1 and chain[0] in protected:
                     flags.append(Flag(line, f"rebinds {chain[0]}"))
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in protected | {
-                "check_array", "check_scalar", "check_function", "check_true", "assert_allclose"}:  # fmt: skip
+                "check_array", "check_scalar", "check_function", "check_true", "assert_allclose"}:
             flags.append(Flag(line, f"defines {node.name}"))
         elif isinstance(node, ast.Call):
             func = _dotted(node.func)

@@ -99,11 +99,11 @@ def grade(job: dict) -> dict[str, Any]:
             status, reason = scoring.ended_status(ended, limits)
             if any(r.get("killed") for r in records.values()):
                 status, reason = "timeout", (f"a cell ran past the per-cell limit of {limits.cell_timeout:g} s, ignored "
-                                             "the interrupt and was stopped")  # fmt: skip
+                                             "the interrupt and was stopped")
             if exercise and kind in ("solution", "guard", "tests", "verify") and exercise not in fixed:
                 fixed[exercise] = {"points": 0, "max": next(e["points"] for e in job["exercises"] if e["id"] == exercise),
                                    "status": status, "reason": reason.replace(" before these tests could run", ""),
-                                   "runtime": final.get(exercise, {}).get("runtime", 0.0)}  # fmt: skip
+                                   "runtime": final.get(exercise, {}).get("runtime", 0.0)}
                 notes.append(f"the kernel died in {exercise}; the notebook ran again without it")
                 nb = _without(nb, exercise, None, job)
             elif kind == "added":
@@ -129,7 +129,7 @@ def grade(job: dict) -> dict[str, Any]:
         "cells": cells, "runtime": round(time.monotonic() - start, 2),
         "attempts": attempts, "isolation": mode, "notes": notes, "peak_mb": ended.get("peak_mb", 0.0),
         "log_tail": ended.get("log_tail", ""), "lesson_errors": lesson_errors,
-    }  # fmt: skip
+    }
 
 
 def lesson_errors_of(records: dict[int, dict]) -> list[dict[str, Any]]:
@@ -139,7 +139,7 @@ def lesson_errors_of(records: dict[int, dict]) -> list[dict[str, Any]]:
     grading run of the instructor's solutions also the test that every cell of every notebook runs.
     """
     return [{"cell": (r["source_index"] or 0) + 1, "ename": r["ename"], "evalue": (r["evalue"] or "")[:300]}
-            for _, r in sorted(records.items()) if r["kind"] == "lesson" and r["status"] == "error"]  # fmt: skip
+            for _, r in sorted(records.items()) if r["kind"] == "lesson" and r["status"] == "error"]
 
 
 def lesson_error_note(errors: list[dict[str, Any]], shown: int = 3) -> str:
@@ -147,7 +147,7 @@ def lesson_error_note(errors: list[dict[str, Any]], shown: int = 3) -> str:
     listed = "; ".join(f"cell {e['cell']}: {scoring.message(e['ename'], e['evalue'])}" for e in errors[:shown])
     more = f"; and {len(errors) - shown} more" if len(errors) > shown else ""
     return (f"{len(errors)} cell(s) of the lesson itself raised an error, usually because of an answer above "
-            f"them (cells counted from 1, markdown included): {listed}{more}")  # fmt: skip
+            f"them (cells counted from 1, markdown included): {listed}{more}")
 
 
 def error_result(job: dict, reason: str) -> dict[str, Any]:
@@ -157,7 +157,7 @@ def error_result(job: dict, reason: str) -> dict[str, Any]:
         "isolation": job.get("isolation", "?"), "notes": [], "peak_mb": 0.0, "log_tail": "", "lesson_errors": [],
         "exercises": {ex["id"]: {"points": 0, "max": ex["points"], "status": "error", "reason": reason, "runtime": 0.0}
                       for ex in job["exercises"]},
-    }  # fmt: skip
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ class RunnerProcess:
         self.close()
         self.errors = tempfile.TemporaryFile()
         self.process = subprocess.Popen([sys.executable, "-m", "labs_lib.grading.runner"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=self.errors, start_new_session=True)  # fmt: skip
+                                        stdout=subprocess.PIPE, stderr=self.errors, start_new_session=True)
         self.jobs = 0
         with _ACTIVE_LOCK:
             ACTIVE[self.process] = self.batch

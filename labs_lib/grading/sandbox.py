@@ -71,7 +71,7 @@ SANDBOX_USER = "student"
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt/conda")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd",
              "/etc/group", "/etc/hosts", "/etc/nsswitch.conf", "/etc/alternatives", "/etc/fonts",
-             "/etc/mime.types", "/etc/os-release")  # fmt: skip
+             "/etc/mime.types", "/etc/os-release")
 DEVICES = ("null", "zero", "full", "random", "urandom")
 
 
@@ -118,7 +118,7 @@ def namespaces_available() -> bool:
     code = "import sys; from labs_lib.grading import sandbox; sys.exit(sandbox._probe())"
     try:
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30,
-                                env={**os.environ, "PYTHONPATH": _package_root()})  # fmt: skip
+                                env={**os.environ, "PYTHONPATH": _package_root()})
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.returncode == 0
@@ -254,7 +254,7 @@ def _check(result: int, what: str) -> None:
 def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     enc = (lambda s: s.encode() if s is not None else None)  # noqa: E731
     _check(libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
-           f"mount {source} on {target}")  # fmt: skip
+           f"mount {source} on {target}")
 
 
 def _write(path: str, text: str) -> None:
@@ -268,7 +268,7 @@ def _locked_flags(path: str) -> int:
     flags = 0
     for st_flag, ms_flag in ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
                              (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME),
-                             (os.ST_RELATIME, MS_RELATIME)):  # fmt: skip
+                             (os.ST_RELATIME, MS_RELATIME)):
         if st.f_flag & st_flag:
             flags |= ms_flag
     return flags
@@ -357,7 +357,7 @@ def _enter_namespaces(policy: SandboxPolicy, probe: bool = False) -> None:
     for device in DEVICES:
         _bind(libc, f"/dev/{device}", f"{root}/dev/{device}", writable=True)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                         ("stderr", "/proc/self/fd/2")):  # fmt: skip
+                         ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{root}/dev/{name}")
     for path in sorted(policy.readonly, key=lambda p: (os.path.islink(p), p)):  # folders first, then links
         _copy_symlink_or_bind(libc, path, root)
@@ -372,7 +372,7 @@ def _enter_namespaces(policy: SandboxPolicy, probe: bool = False) -> None:
     _mount(libc, "proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(root + "/.old-root", exist_ok=True)
     _check(libc.syscall(SYS_PIVOT_ROOT[platform.machine()], root.encode(), (root + "/.old-root").encode()),
-           "pivot_root")  # fmt: skip
+           "pivot_root")
     os.chdir("/")
     _check(libc.umount2(b"/.old-root", MNT_DETACH), "umount old root")
     os.rmdir("/.old-root")
@@ -398,11 +398,11 @@ def _is_under(path: str, roots: list[str]) -> bool:
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _PATH_EVENTS = {"os.remove", "os.rmdir", "os.mkdir", "os.truncate", "os.chmod", "os.chown", "os.utime",
-                "os.chflags", "os.lchflags", "shutil.rmtree", "os.setxattr", "os.removexattr"}  # fmt: skip
+                "os.chflags", "os.lchflags", "shutil.rmtree", "os.setxattr", "os.removexattr"}
 _TWO_PATH_EVENTS = {"os.rename", "os.link", "os.symlink", "shutil.copyfile", "shutil.copytree", "shutil.move"}
 _LIST_EVENTS = {"os.listdir", "os.scandir", "glob.glob"}
 _SPAWN_EVENTS = {"os.system", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "pty.spawn",
-                 "os.startfile"}  # fmt: skip
+                 "os.startfile"}
 POLICY_ENV = "LABS_SANDBOX_POLICY"  # audit mode: the policy, for Python programs the kernel starts
 SITE_DIR = str(Path(__file__).resolve().parent / "_site")  # holds the sitecustomize that applies it to them
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "", None}

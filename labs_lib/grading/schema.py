@@ -116,7 +116,7 @@ def find_problems(nb: Any) -> list[str]:
             marker = _contains_marker(source)
             if marker:
                 problems.append(f"cell {i} contains {marker!r} but has no labs exercise metadata: "
-                                "the release would leave it in the student edition")  # fmt: skip
+                                "the release would leave it in the student edition")
             continue
         if not isinstance(meta, dict):
             problems.append(f"cell {i}: the labs metadata must be an object, got {meta!r}")
@@ -177,7 +177,7 @@ def exercises(nb: Any, name: str = "notebook") -> list[Exercise]:
         hint = labs_meta(solution).get("hint")
         result.append(Exercise(id=ex, points=int(labs_meta(tests)["points"]), solution_index=roles["solution"],
                                tests_index=roles["tests"], solution_cell_id=solution.get("id", ""),
-                               tests_cell_id=tests.get("id", ""), hint=hint if isinstance(hint, str) else None))  # fmt: skip
+                               tests_cell_id=tests.get("id", ""), hint=hint if isinstance(hint, str) else None))
     return sorted(result, key=lambda e: e.tests_index)
 
 

@@ -65,7 +65,7 @@ def score(job: dict, records: dict[int, dict], ended: dict, limits: Limits) -> d
                 status, reason = "failed", said
             if solution and solution["status"] != "ok":
                 lead = (f"your solution cell ran past the per-cell limit of {limits.cell_timeout:g} s"
-                        if solution["timed_out"] else f"your solution cell raised {message(solution['ename'], solution['evalue'])}")  # fmt: skip
+                        if solution["timed_out"] else f"your solution cell raised {message(solution['ename'], solution['evalue'])}")
                 status = "timeout" if solution["timed_out"] else status
                 reason = f"{lead}; then the tests failed: {said}"
         elif verify is None or verify["status"] == "unfinished":
@@ -80,5 +80,5 @@ def score(job: dict, records: dict[int, dict], ended: dict, limits: Limits) -> d
         finished = tests is not None and tests["status"] != "unfinished" and (
             verify is not None and verify["status"] != "unfinished" or status != "passed")
         results[ex_id] = {"points": points if status == "passed" else 0, "max": points, "status": status,
-                          "reason": reason, "runtime": runtime, "finished": finished}  # fmt: skip
+                          "reason": reason, "runtime": runtime, "finished": finished}
     return results

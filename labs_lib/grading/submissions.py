@@ -135,7 +135,7 @@ def discover(folder: Path, notebook_name: str) -> list[Submission]:
             continue
         if student in found:  # alice.ipynb and alice/: which one counts is not ours to guess
             sub = Submission(student, None, invalid=f"two submissions for {student}: {origin[student]} and "
-                                                    f"{entry.name}{'/' if entry.is_dir() else ''}; keep one")  # fmt: skip
+                                                    f"{entry.name}{'/' if entry.is_dir() else ''}; keep one")
         found[student] = sub
         origin[student] = entry.name + ("/" if entry.is_dir() and not entry.is_symlink() else "")
     return [found[k] for k in sorted(found)]
@@ -170,7 +170,7 @@ def load(data: bytes) -> tuple[Any, list[str]]:
         raise InvalidSubmission("the file is empty (0 bytes of notebook): was it saved before it was submitted?")
     if len(data) > MAX_BYTES:
         raise InvalidSubmission(f"the file is {len(data) / 2**20:.0f} MB, more than the {MAX_BYTES // 2**20} MB "
-                                "the grader accepts: clear the outputs and submit again")  # fmt: skip
+                                "the grader accepts: clear the outputs and submit again")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -35,7 +35,7 @@ def transformer_blocks(model: keras.Model) -> list[models.TransformerBlock]:
     if not blocks:
         raise ValueError(f"model {model.name!r} has no labs_lib.models.TransformerBlock layer: the viewer "
                          "reads attention weights from those (build it with models.build_transformer or "
-                         "build_gpt)")  # fmt: skip
+                         "build_gpt)")
     return blocks
 
 
@@ -61,7 +61,7 @@ def attention_maps(model: keras.Model, tokens: np.ndarray, feeder: keras.Model |
     inputs = feeder(tokens.astype("int32"), training=False)
     inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
     maps = [keras.ops.convert_to_numpy(block.attention_scores(x))[0]  # (heads, seq_len, seq_len)
-            for block, x in zip(transformer_blocks(model), inputs, strict=True)]  # fmt: skip
+            for block, x in zip(transformer_blocks(model), inputs, strict=True)]
     return np.stack(maps).astype(np.float64)
 
 
@@ -77,7 +77,7 @@ def select(maps: np.ndarray, block: int, head: int) -> np.ndarray:
 
 
 def strongest_links(weights: np.ndarray, query_labels: Sequence[str], key_labels: Sequence[str],
-                    query: int | None = None, top: int = 2) -> list[str]:  # fmt: skip
+                    query: int | None = None, top: int = 2) -> list[str]:
     """In words: for each query position (or just ``query``, from 0), the ``top`` keys it attends to most."""
     rows = range(len(weights)) if query is None else [query]
     lines = []
@@ -89,7 +89,7 @@ def strongest_links(weights: np.ndarray, query_labels: Sequence[str], key_labels
 
 
 def plot_attention(weights: np.ndarray, query_labels: Sequence[str], key_labels: Sequence[str], title: str = "",
-                   query: int | None = None, fig: Figure | None = None) -> Figure:  # fmt: skip
+                   query: int | None = None, fig: Figure | None = None) -> Figure:
     """Left: the map (rows: queries, columns: keys); right: lines from each query to each key, weighted.
 
     With ``query`` (a position from 0) only that row is drawn on the right and it is framed on the left.
@@ -103,7 +103,7 @@ def plot_attention(weights: np.ndarray, query_labels: Sequence[str], key_labels:
 
         fig = plt.figure(figsize=(10, 4.2))
     ax_map, ax_links = fig.subplots(1, 2, gridspec_kw={"left": 0.09, "right": 0.97, "bottom": 0.14, "top": 0.86,
-                                                       "wspace": 0.3, "width_ratios": [1.15, 1]})  # fmt: skip
+                                                       "wspace": 0.3, "width_ratios": [1.15, 1]})
     image = ax_map.imshow(weights, cmap="viridis", vmin=0, vmax=max(float(weights.max()), 1e-9))
     fig.colorbar(image, ax=ax_map, fraction=0.046, pad=0.03)
     ax_map.set_xticks(range(n_k), [str(s) for s in key_labels], fontsize=8)
@@ -121,7 +121,7 @@ def plot_attention(weights: np.ndarray, query_labels: Sequence[str], key_labels:
                 ax_links.plot([0, 1], [i, j], color="#1f4e79", alpha=min(1.0, 0.1 + 0.9 * w), lw=0.5 + 3.5 * w)
     for i, label in enumerate(query_labels):
         ax_links.text(-0.04, i, str(label), ha="right", va="center", fontsize=8,
-                      color="red" if query == i else "black")  # fmt: skip
+                      color="red" if query == i else "black")
     for j, label in enumerate(key_labels):
         ax_links.text(1.04, j, str(label), ha="left", va="center", fontsize=8)
     ax_links.set_xlim(-0.3, 1.3)
@@ -143,7 +143,7 @@ class AttentionViewer:
 
     def __init__(self, model: keras.Model, inputs: np.ndarray,
                  token_names: Sequence[str] | Callable[[int], str] | None = None,
-                 targets: np.ndarray | None = None, height: str = "370px"):  # fmt: skip
+                 targets: np.ndarray | None = None, height: str = "370px"):
         self.model = model
         self.inputs = np.asarray(inputs)
         if self.inputs.ndim != 2 or len(self.inputs) == 0:
@@ -160,21 +160,21 @@ class AttentionViewer:
         style = {"description_width": "60px"}
         seq_len = self.inputs.shape[1]
         self.example = widgets.IntSlider(value=0, min=0, max=len(self.inputs) - 1, description="input",
-                                         continuous_update=False, style=style)  # fmt: skip
+                                         continuous_update=False, style=style)
         self.block = widgets.Dropdown(options=[(f"block {i}", i) for i in range(1, len(self.blocks) + 1)],
-                                      value=1, description="block", style=style, layout={"width": "160px"})  # fmt: skip
+                                      value=1, description="block", style=style, layout={"width": "160px"})
         self.head = widgets.Dropdown(options=[(f"head {h}", h) for h in range(1, self.num_heads + 1)]
                                      + [("mean of heads", MEAN_OF_HEADS)], value=1, description="head", style=style,
-                                     layout={"width": "200px"})  # fmt: skip
+                                     layout={"width": "200px"})
         self.query = widgets.Dropdown(options=[("all positions", -1)] + [(f"position {i + 1}", i) for i in range(seq_len)],
-                                      value=-1, description="query", style=style, layout={"width": "200px"})  # fmt: skip
+                                      value=-1, description="query", style=style, layout={"width": "200px"})
         self.status = widgets.HTML()
         self.links = widgets.HTML()
         controls = {"example": self.example, "block": self.block, "head": self.head, "query": self.query}
         self.output = widgets.interactive_output(self._update, controls)
         self.output.layout = widgets.Layout(height=height, overflow="hidden")
         self.widget = widgets.VBox([widgets.HBox([self.example, self.block, self.head, self.query]), self.status,
-                                    self.output, self.links])  # fmt: skip
+                                    self.output, self.links])
         self.widget.add_class("labs-attention-viewer")
 
     def _repr_mimebundle_(self, **kwargs):
@@ -208,7 +208,7 @@ class AttentionViewer:
             chosen = None if query < 0 else query
             head_name = "mean of heads" if head == MEAN_OF_HEADS else f"head {head}"
             fig = plot_attention(weights, rows, keys, f"input {example}: block {block}, {head_name}", chosen,
-                                 display.new_figure(10, 4.4))  # fmt: skip
+                                 display.new_figure(10, 4.4))
             self.png = display.figure_png(fig)
             self.weights = weights
             lines = strongest_links(weights, rows, keys, chosen, top=2)

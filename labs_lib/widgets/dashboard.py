@@ -77,20 +77,20 @@ def prepare(splits: data.Splits | Arrays, preprocess: Callable[[np.ndarray], np.
         X_train, X_val = preprocess(X_train), preprocess(X_val)
     if len(X_train) != len(y_train) or len(X_val) != len(y_val):
         raise ValueError(f"X and y differ in length: train {len(X_train)} vs {len(y_train)}, "
-                         f"validation {len(X_val)} vs {len(y_val)}")  # fmt: skip
+                         f"validation {len(X_val)} vs {len(y_val)}")
     return X_train, y_train, X_val, y_val
 
 
 def fit_with_settings(model: keras.Model, splits: data.Splits | Arrays, settings: DashboardSettings,
                       callbacks: Sequence[keras.callbacks.Callback] = (), loss="sparse_categorical_crossentropy",
                       metrics: Sequence[str] = ("accuracy",),
-                      preprocess=scale_uint8) -> keras.callbacks.History:  # fmt: skip
+                      preprocess=scale_uint8) -> keras.callbacks.History:
     """Compile ``model`` with the settings' optimizer and learning rate, then train it; returns the History."""
     settings.validate()
     X_train, y_train, X_val, y_val = prepare(splits, preprocess)
     training.compile(model, optimizer=settings.optimizer, lr=settings.lr, loss=loss, metrics=metrics)
     return training.fit(model, X_train, y_train, validation_data=(X_val, y_val), num_epochs=settings.num_epochs,
-                        batch_size=min(settings.batch_size, len(X_train)), callbacks=list(callbacks))  # fmt: skip
+                        batch_size=min(settings.batch_size, len(X_train)), callbacks=list(callbacks))
 
 
 # --------------------------------------------------------------------------- drawing
@@ -98,7 +98,7 @@ def fit_with_settings(model: keras.Model, splits: data.Splits | Arrays, settings
 
 def plot_curves(history: dict[str, list[float]], metrics: Sequence[str] = ("loss", "accuracy"),
                 batches: dict[str, list[float]] | None = None, title: str = "", fig: Figure | None = None,
-                epochs: Sequence[float] | None = None) -> Figure:  # fmt: skip
+                epochs: Sequence[float] | None = None) -> Figure:
     """Training (solid) and validation (dashed) curves, one panel per metric, against the epoch.
 
     ``batches`` holds Keras' running per-batch values, as ``{"x": [fractional epoch, ...], "loss": [...]}``,
@@ -115,7 +115,7 @@ def plot_curves(history: dict[str, list[float]], metrics: Sequence[str] = ("loss
         values, val_values = history.get(metric, []), history.get(f"val_{metric}", [])
         if batches and batches.get(metric):
             ax.plot(batches["x"], batches[metric], color=plots.COLORS[0], lw=0.8, alpha=0.45,
-                    label="training (running, per batch)")  # fmt: skip
+                    label="training (running, per batch)")
         if values:
             x = list(epochs)[: len(values)] if epochs is not None else np.arange(1, len(values) + 1)
             ax.plot(x, values, "o-", ms=3, color=plots.COLORS[0], label="training")
@@ -178,7 +178,7 @@ class LiveCurves(keras.callbacks.Callback):
 
     def __init__(self, out: widgets.Output, metrics: Sequence[str] = ("loss", "accuracy"), every_seconds: float = 0.5,
                  history: dict[str, list[float]] | None = None, epochs: list[float] | None = None,
-                 status: widgets.HTML | None = None):  # fmt: skip
+                 status: widgets.HTML | None = None):
         super().__init__()
         self.out, self.metrics, self.every_seconds, self.status = out, tuple(metrics), every_seconds, status
         self.history: dict[str, list[float]] = history if history is not None else {}
@@ -242,7 +242,7 @@ class TrainingDashboard:
     def __init__(self, model: keras.Model | Callable[[], keras.Model], splits: data.Splits | Arrays,
                  settings: DashboardSettings | None = None, loss="sparse_categorical_crossentropy",
                  metrics: Sequence[str] = ("accuracy",), preprocess=scale_uint8, height: str = "330px",
-                 callbacks: Sequence[keras.callbacks.Callback] = ()):  # fmt: skip
+                 callbacks: Sequence[keras.callbacks.Callback] = ()):
         settings = (settings or DashboardSettings()).validate()
         self._build = model if callable(model) and not isinstance(model, keras.Model) else None
         self.model: keras.Model = self._build() if self._build else model
@@ -258,24 +258,24 @@ class TrainingDashboard:
         self.optimizer = widgets.Dropdown(options=[("SGD", "sgd"), ("SGD + momentum 0.9", "momentum"),
                                                    ("RMSprop", "rmsprop"), ("Adam", "adam")],
                                           value=settings.optimizer, description="optimizer", style=style,
-                                          layout=wide)  # fmt: skip
+                                          layout=wide)
         self.lr = widgets.FloatLogSlider(value=settings.lr, base=10, min=-5, max=1, step=0.1, readout_format=".2g",
                                          description="learning rate", continuous_update=False, style=style,
-                                         layout=wide)  # fmt: skip
+                                         layout=wide)
         sizes = sorted(set(BATCH_SIZES) | {settings.batch_size})
         self.batch_size = widgets.SelectionSlider(options=sizes, value=settings.batch_size, description="batch size",
-                                                  continuous_update=False, style=style, layout=wide)  # fmt: skip
+                                                  continuous_update=False, style=style, layout=wide)
         self.num_epochs = widgets.IntSlider(value=settings.num_epochs, min=1, max=100, description="epochs",
-                                            continuous_update=False, style=style, layout=wide)  # fmt: skip
+                                            continuous_update=False, style=style, layout=wide)
         self.fresh = widgets.Checkbox(value=True, description="start from fresh weights", indent=False)
         self.train_button = widgets.Button(description="Train", icon="play", button_style="success")
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger",
-                                          tooltip="end training after the current batch; the history is kept")  # fmt: skip
+                                          tooltip="end training after the current batch; the history is kept")
         self.train_button.on_click(self.on_train)
         self.stop_button.on_click(self.on_stop)
         self.status = widgets.HTML(display.message_html(
             f"{type(self.model).__name__} '{self.model.name}', {self.model.count_params():,} parameters; "
-            f"{len(self.data[0]):,} training and {len(self.data[2]):,} validation examples"))  # fmt: skip
+            f"{len(self.data[0]):,} training and {len(self.data[2]):,} validation examples"))
         self.output = widgets.Output(layout=widgets.Layout(height=height, overflow="hidden"))
         self.output.add_class("labs-plot")
         self.png = display.show_figure(self.output, plot_curves({}, self._metric_names(), fig=display.new_figure(10, 3.6)))
@@ -283,7 +283,7 @@ class TrainingDashboard:
             widgets.HBox([widgets.VBox([self.optimizer, self.lr]), widgets.VBox([self.batch_size, self.num_epochs]),
                           widgets.VBox([self.fresh, widgets.HBox([self.train_button, self.stop_button])])]),
             self.status, self.output,
-        ])  # fmt: skip
+        ])
         self.widget.add_class("labs-training-dashboard")
 
     def _repr_mimebundle_(self, **kwargs):
@@ -296,7 +296,7 @@ class TrainingDashboard:
     def settings(self) -> DashboardSettings:
         """What the controls say now."""
         return DashboardSettings(self.optimizer.value, float(self.lr.value), int(self.batch_size.value),
-                                 int(self.num_epochs.value)).validate()  # fmt: skip
+                                 int(self.num_epochs.value)).validate()
 
     @property
     def running(self) -> bool:
@@ -315,22 +315,22 @@ class TrainingDashboard:
             X_train = self.data[0]
             batch_size = min(settings.batch_size, len(X_train))
             training.compile(self.model, optimizer=settings.optimizer, lr=settings.lr, loss=self.loss,
-                             metrics=self.metrics)  # fmt: skip
+                             metrics=self.metrics)
             note = f" (batch size {settings.batch_size} > {len(X_train)} examples: using {batch_size})" \
-                if batch_size < settings.batch_size else ""  # fmt: skip
+                if batch_size < settings.batch_size else ""
             self.status.value = display.message_html(
                 f"training {settings.num_epochs} epochs with {settings.optimizer}, lr={settings.lr:.2g}, "
-                f"batch size {batch_size}{note}… Stop ends it after the current batch")  # fmt: skip
+                f"batch size {batch_size}{note}… Stop ends it after the current batch")
             self.task.start(lambda stop: self._fit(stop, settings, batch_size))
 
     def _fit(self, stop: threading.Event, settings: DashboardSettings, batch_size: int) -> None:
         X_train, y_train, X_val, y_val = self.data
         self.stopper = StopOnRequest(stop)
         self.curves = LiveCurves(self.output, self._metric_names(), history=self.history, epochs=self.epochs,
-                                 status=self.status)  # fmt: skip
+                                 status=self.status)
         self.model.fit(X_train, y_train, validation_data=(X_val, y_val), epochs=settings.num_epochs,
                        batch_size=batch_size, verbose=0,
-                       callbacks=[*self.extra_callbacks, self.stopper, self.curves])  # fmt: skip
+                       callbacks=[*self.extra_callbacks, self.stopper, self.curves])
         self.curves.draw()
         self.png = self.curves.png
         epochs = len(self.history.get("loss", []))
@@ -340,7 +340,7 @@ class TrainingDashboard:
             epoch, batch = self.stopper.stopped_at
             self.status.value = display.message_html(
                 f"stopped after batch {batch} of epoch {epoch}; the history so far ({epochs} epoch"
-                f"{'s' if epochs != 1 else ''}, the last one partial) is kept in dashboard.history", "ok")  # fmt: skip
+                f"{'s' if epochs != 1 else ''}, the last one partial) is kept in dashboard.history", "ok")
         else:
             final = {k: v[-1] for k, v in self.history.items()}
             shown = ", ".join(f"{k} {v:.4g}" for k, v in final.items())

@@ -124,7 +124,7 @@ SURFACES: dict[str, Surface] = {
                 ((-2.0, 2.0), (-1.0, 3.0)), (-1.5, 2.0), 0.0,
                 "a curved, narrow valley: try SGD + momentum, μ = 0.9, lr = 0.001, 200 steps"),
     ]
-}  # fmt: skip
+}
 
 OPTIMIZERS = {"sgd": "SGD", "momentum": "SGD + momentum", "rmsprop": "RMSprop", "adam": "Adam"}
 
@@ -153,7 +153,7 @@ class OptimizerState:
 
 def optimizer_step(name: str, x: Array, g: Array, state: OptimizerState, lr: float, momentum: float = 0.9,
                    rho: float = 0.9, beta_1: float = 0.9, beta_2: float = 0.999,
-                   epsilon: float = 1e-7) -> Array:  # fmt: skip
+                   epsilon: float = 1e-7) -> Array:
     """One update of ``x`` with gradient ``g``, as ``keras.optimizers`` computes it; updates ``state`` in place.
 
     - sgd:      x ← x - lr·g
@@ -214,7 +214,7 @@ GROWTH_LIMIT = 1e6  # a loss this many times further above the minimum than at t
 
 
 def descend(surface: str | Surface = "valley", optimizer: str = "sgd", lr: float = 0.05, steps: int = 50,
-            momentum: float = 0.9, x0: tuple[float, ...] | None = None) -> DescentRun:  # fmt: skip
+            momentum: float = 0.9, x0: tuple[float, ...] | None = None) -> DescentRun:
     """Run ``steps`` optimizer steps on a surface; stop early, with a message, if the run diverges.
 
     Diverging means the loss became inf/NaN, or rose more than :data:`GROWTH_LIMIT` times further above the
@@ -309,7 +309,7 @@ def plot_descent(runs: DescentRun | list[DescentRun], fig: Figure | None = None)
         marker = "o" if len(shown) <= 120 else None
         if surface.dim == 1:
             ax_surface.plot(shown[:, 0], np.clip(run.losses, -1e12, 1e12), marker=marker, ms=3, lw=1, color=color,
-                            label=run.label)  # fmt: skip
+                            label=run.label)
             ax_surface.plot(shown[0, 0], run.losses[0], "k*", ms=10)
         else:
             ax_surface.plot(shown[:, 0], shown[:, 1], marker=marker, ms=2.5, lw=1, color=color, label=run.label)
@@ -337,7 +337,7 @@ def plot_descent(runs: DescentRun | list[DescentRun], fig: Figure | None = None)
     ax_loss.legend(fontsize="small", loc="upper right")
     main = runs[0]
     ax_loss.set_title(textwrap.fill(main.message, 70), fontsize=9, y=1.01,
-                      color=display.COLORS[main.kind] if main.kind != "ok" else "black")  # fmt: skip
+                      color=display.COLORS[main.kind] if main.kind != "ok" else "black")
     return fig
 
 
@@ -359,25 +359,25 @@ class DescentPlayground:
     """
 
     def __init__(self, surface: str = "valley", optimizer: str = "sgd", lr: float = 0.05, momentum: float = 0.5,
-                 steps: int = 50, compare: bool = False, height: str = "360px"):  # fmt: skip
+                 steps: int = 50, compare: bool = False, height: str = "360px"):
         get_surface(surface)
         style = {"description_width": "90px"}
         self.surface = widgets.Dropdown(options=[(s.title, s.name) for s in SURFACES.values()], value=surface,
-                                        description="surface", style=style, layout={"width": "440px"})  # fmt: skip
+                                        description="surface", style=style, layout={"width": "440px"})
         self.optimizer = widgets.Dropdown(options=[(v, k) for k, v in OPTIMIZERS.items()], value=optimizer,
-                                          description="optimizer", style=style)  # fmt: skip
+                                          description="optimizer", style=style)
         self.lr = widgets.FloatLogSlider(value=lr, base=10, min=-4, max=1, step=0.05, description="learning rate",
-                                         readout_format=".3g", continuous_update=False, style=style)  # fmt: skip
+                                         readout_format=".3g", continuous_update=False, style=style)
         self.momentum = widgets.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01, description="momentum μ",
-                                            continuous_update=False, style=style)  # fmt: skip
+                                            continuous_update=False, style=style)
         self.steps = widgets.IntSlider(value=steps, min=1, max=200, description="steps", continuous_update=False,
-                                       style=style)  # fmt: skip
+                                       style=style)
         self.compare = widgets.Checkbox(value=compare, description="all four optimizers at this rate", indent=False)
         self.status = widgets.HTML()
         self.errors: list[str] = []  # full tracebacks of anything that went wrong, newest last
         self._last = _Last()
         controls = {"surface": self.surface, "optimizer": self.optimizer, "lr": self.lr,
-                    "momentum": self.momentum, "steps": self.steps, "compare": self.compare}  # fmt: skip
+                    "momentum": self.momentum, "steps": self.steps, "compare": self.compare}
         self.optimizer.observe(self._on_optimizer, "value")
         self._on_optimizer()
         self.output = widgets.interactive_output(self._update, controls)
@@ -385,7 +385,7 @@ class DescentPlayground:
         self.widget = widgets.VBox(
             [widgets.HBox([self.surface, self.optimizer]), widgets.HBox([self.lr, self.momentum]),
              widgets.HBox([self.steps, self.compare]), self.status, self.output],
-        )  # fmt: skip
+        )
         self.widget.add_class("labs-descent-playground")
 
     def _repr_mimebundle_(self, **kwargs):

@@ -37,7 +37,7 @@ def figure_png(fig: Figure, dpi: int = 80) -> bytes:
 def png_output(png: bytes, text: str = "<figure>") -> dict:
     """An output record (as the notebook format stores it) holding a PNG image."""
     return {"output_type": "display_data", "metadata": {},
-            "data": {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": text}}  # fmt: skip
+            "data": {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": text}}
 
 
 def html_output(markup: str) -> dict:

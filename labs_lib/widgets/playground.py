@@ -114,7 +114,7 @@ class PlaygroundConfig:
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, **{k: list(v) if isinstance(v, tuple) else v
-                                     for k, v in dataclasses.asdict(self).items()}}  # fmt: skip
+                                     for k, v in dataclasses.asdict(self).items()}}
 
     def to_json(self) -> str:
         """The settings as JSON (load them back with :meth:`from_json`)."""
@@ -159,7 +159,7 @@ class PlaygroundConfig:
         """One line: what this network is."""
         layers = " → ".join(str(u) for u in self.hidden_units) if self.hidden_units else "no hidden layer"
         return (f"{self.dataset} ({self.num_samples} points, noise {self.noise:g}); 2 → {layers} → 1 "
-                f"({self.activation}); {self.optimizer} lr={self.lr:g}, batch {self.batch_size}")  # fmt: skip
+                f"({self.activation}); {self.optimizer} lr={self.lr:g}, batch {self.batch_size}")
 
 
 def notes(config: PlaygroundConfig) -> list[str]:
@@ -167,7 +167,7 @@ def notes(config: PlaygroundConfig) -> list[str]:
     found = []
     if config.batch_size > config.num_train:
         found.append(f"batch size {config.batch_size} is larger than the {config.num_train} training points: "
-                     f"each step uses all {config.num_train} (full-batch gradient descent)")  # fmt: skip
+                     f"each step uses all {config.num_train} (full-batch gradient descent)")
     if not config.hidden_units:
         found.append("no hidden layer: this is logistic regression, so the boundary is a straight line")
         if config.dropout:
@@ -178,7 +178,7 @@ def notes(config: PlaygroundConfig) -> list[str]:
         found.append("linear activations: a stack of linear layers is still linear, so the boundary stays straight")
     if config.hidden_units and config.initializer == "zeros":
         found.append("all weights start at zero: every unit of a layer gets the same gradient and they stay "
-                     "identical (the symmetry is never broken)")  # fmt: skip
+                     "identical (the symmetry is never broken)")
     return found
 
 
@@ -204,20 +204,20 @@ def build_model(config: PlaygroundConfig) -> keras.Model:
     for i, units in enumerate(config.hidden_units, start=1):
         initializer = _initializer(config, _layer_seed(config, i))
         x = keras.layers.Dense(units, activation=config.activation, kernel_initializer=initializer,
-                               kernel_regularizer=regularizer, name=f"hidden{i}")(x)  # fmt: skip
+                               kernel_regularizer=regularizer, name=f"hidden{i}")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, seed=_layer_seed(config, i), name=f"dropout{i}")(x)
     out_seed = _layer_seed(config, len(config.hidden_units) + 1)
     # The output stays float32 under mixed precision, so that the probability and the loss are float32 too.
     outputs = keras.layers.Dense(1, activation="sigmoid", kernel_initializer=_initializer(config, out_seed),
-                                 dtype="float32", name="output")(x)  # (batch, 1): probability of class 1  # fmt: skip
+                                 dtype="float32", name="output")(x)  # (batch, 1): probability of class 1
     return keras.Model(inputs, outputs, name="playground")
 
 
 def load_data(config: PlaygroundConfig) -> data.Splits:
     """The 2-D points: ``data.load_toy`` with the config's set, size, noise, seed and validation share."""
     return data.load_toy(config.dataset, n_samples=config.num_samples, noise=config.noise, seed=config.seed,
-                         val_fraction=config.val_fraction, test_fraction=0.0)  # fmt: skip
+                         val_fraction=config.val_fraction, test_fraction=0.0)
 
 
 def _initializer_code(config: PlaygroundConfig, layer_seed: int) -> str:
@@ -413,7 +413,7 @@ class PlaygroundTrainer:
         return False
 
     def train(self, num_epochs: int, stop: threading.Event | None = None,
-              on_epoch: Callable[[PlaygroundTrainer], None] | None = None) -> int:  # fmt: skip
+              on_epoch: Callable[[PlaygroundTrainer], None] | None = None) -> int:
         """Train ``num_epochs`` epochs (or until ``stop`` is set or the run diverges); returns epochs finished."""
         done = 0
         while done < num_epochs and self.train_epoch(stop):
@@ -440,7 +440,7 @@ class PlaygroundTrainer:
             return f"epoch 0 · {self.config.num_train} training points, {len(self.X_val)} for validation"
         h = self.history
         return (f"epoch {self.epoch} · step {self.step} · train loss {h['loss'][-1]:.3f} · validation loss "
-                f"{h['val_loss'][-1]:.3f} · validation accuracy {h['val_accuracy'][-1]:.1%}")  # fmt: skip
+                f"{h['val_loss'][-1]:.3f} · validation accuracy {h['val_accuracy'][-1]:.1%}")
 
 
 def run_playground(config: PlaygroundConfig | None = None, num_epochs: int = 50) -> PlaygroundTrainer:
@@ -460,7 +460,7 @@ def plot_playground(trainer: PlaygroundTrainer, fig: Figure | None = None, resol
 
         fig = plt.figure(figsize=(10, 4))
     ax_data, ax_loss = fig.subplots(1, 2, gridspec_kw={"left": 0.06, "right": 0.98, "bottom": 0.13, "top": 0.84,
-                                                       "wspace": 0.22, "width_ratios": [1, 1.25]})  # fmt: skip
+                                                       "wspace": 0.22, "width_ratios": [1, 1.25]})
     with trainer.lock:
         history = {key: list(values) for key, values in trainer.history.items()}
         config, summary = trainer.config, trainer.summary()
@@ -471,11 +471,11 @@ def plot_playground(trainer: PlaygroundTrainer, fig: Figure | None = None, resol
         else:
             predict = trainer.predict
         plots.decision_boundary(predict, trainer.splits.X_train, trainer.splits.y_train, ax=ax_data,
-                                resolution=resolution)  # fmt: skip
+                                resolution=resolution)
     for k, cls in enumerate(np.unique(y_val)):
         points = X_val[y_val == cls]
         ax_data.scatter(points[:, 0], points[:, 1], facecolors="none", edgecolors=plots.COLORS[k], marker="os"[k % 2],
-                        s=20, linewidths=0.9)  # fmt: skip
+                        s=20, linewidths=0.9)
     ax_data.set_title(f"{config.dataset}: the boundary (hollow points: validation)", fontsize=9, y=1.01)
     ax_data.legend(fontsize="x-small", loc="upper right")
     if history["loss"]:
@@ -483,7 +483,7 @@ def plot_playground(trainer: PlaygroundTrainer, fig: Figure | None = None, resol
         marker = "o" if len(epochs) <= 30 else None  # a point per epoch while there are few
         ax_loss.plot(epochs, history["loss"], color=plots.COLORS[0], marker=marker, ms=3, label="training loss")
         ax_loss.plot(epochs, history["val_loss"], color=plots.COLORS[1], ls="--", marker=marker, ms=3,
-                     label="validation loss")  # fmt: skip
+                     label="validation loss")
         ax_loss.set_ylim(bottom=0)
         ax_loss.legend(fontsize="small", loc="upper right")
     else:

@@ -33,7 +33,7 @@ from labs_lib.widgets.playground import (
 
 L2_CHOICES = (0.0, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1)
 RESTARTING = ("dataset", "noise", "num_samples", "layers", "units", "activation", "initializer", "optimizer",
-              "l2", "dropout", "seed")  # fmt: skip
+              "l2", "dropout", "seed")
 
 
 class TrainingPlayground:
@@ -45,7 +45,7 @@ class TrainingPlayground:
     """
 
     def __init__(self, config: PlaygroundConfig | None = None, height: str = "350px", draw_every: float = 0.3,
-                 max_epochs_per_run: int = 500):  # fmt: skip
+                 max_epochs_per_run: int = 500):
         config = (config or PlaygroundConfig()).validate()
         self.trainer = PlaygroundTrainer(config)
         self.task = BackgroundTask("training-playground", on_error=self._show_error)
@@ -68,36 +68,36 @@ class TrainingPlayground:
 
         units = c.hidden_units[0] if c.hidden_units else 4
         self.dataset = widgets.Dropdown(options=["moons", "circles", "spirals", "xor"], value=c.dataset,
-                                        description="data set", style=style, layout=wide)  # fmt: skip
+                                        description="data set", style=style, layout=wide)
         self.noise = slider(widgets.FloatSlider, value=c.noise, min=0.0, max=0.5, step=0.01, description="noise")
         self.num_samples = slider(widgets.IntSlider, value=c.num_samples, min=50, max=1000, step=50,
-                                  description="points")  # fmt: skip
+                                  description="points")
         self.seed = widgets.BoundedIntText(value=c.seed, min=0, max=1_000_000, description="seed", style=style,
-                                           layout=wide)  # fmt: skip
+                                           layout=wide)
         self.layers = slider(widgets.IntSlider, value=len(c.hidden_units), min=0, max=6, description="hidden layers")
         self.units = slider(widgets.IntSlider, value=units, min=1, max=32, description="units / layer")
         self.activation = widgets.Dropdown(options=list(ACTIVATIONS), value=c.activation, description="activation",
-                                           style=style, layout=wide)  # fmt: skip
+                                           style=style, layout=wide)
         self.initializer = widgets.Dropdown(options=list(INITIALIZERS), value=c.initializer,
-                                            description="initializer", style=style, layout=wide)  # fmt: skip
+                                            description="initializer", style=style, layout=wide)
         self.dropout = slider(widgets.FloatSlider, value=c.dropout, min=0.0, max=0.5, step=0.05, description="dropout")
         self.optimizer = widgets.Dropdown(options=list(OPTIMIZER_CODE), value=c.optimizer, description="optimizer",
-                                          style=style, layout=wide)  # fmt: skip
+                                          style=style, layout=wide)
         self.lr = slider(widgets.FloatLogSlider, value=c.lr, base=10, min=-4, max=1, step=0.1,
-                         description="learning rate", readout_format=".3g")  # fmt: skip
+                         description="learning rate", readout_format=".3g")
         self.batch_size = slider(widgets.IntSlider, value=min(c.batch_size, c.num_train), min=1,
-                                 max=min(256, c.num_train), description="batch size")  # fmt: skip
+                                 max=min(256, c.num_train), description="batch size")
         self.l2 = slider(widgets.SelectionSlider, options=[(f"{v:g}", v) for v in L2_CHOICES],
-                         value=min(L2_CHOICES, key=lambda v: abs(v - c.l2)), description="L2")  # fmt: skip
+                         value=min(L2_CHOICES, key=lambda v: abs(v - c.l2)), description="L2")
 
         self.train_button = widgets.Button(description="Train", icon="play", button_style="success",
-                                           tooltip="train until Pause (or the epoch limit)")  # fmt: skip
+                                           tooltip="train until Pause (or the epoch limit)")
         self.pause_button = widgets.Button(description="Pause", icon="pause", tooltip="stop after the current batch")
         self.step_button = widgets.Button(description="Step", icon="step-forward", tooltip="train one epoch")
         self.reset_button = widgets.Button(description="Reset", icon="undo", button_style="warning",
-                                           tooltip="back to epoch 0: fresh weights from the seed (a rewind)")  # fmt: skip
+                                           tooltip="back to epoch 0: fresh weights from the seed (a rewind)")
         for button, handler in [(self.train_button, self.on_train), (self.pause_button, self.on_pause),
-                                (self.step_button, self.on_step), (self.reset_button, self.on_reset)]:  # fmt: skip
+                                (self.step_button, self.on_step), (self.reset_button, self.on_reset)]:
             button.add_class(f"labs-{button.description.lower()}")
             button.on_click(handler)
         self.status = widgets.HTML()
@@ -107,11 +107,11 @@ class TrainingPlayground:
         self.output.add_class("labs-plot")
 
         self.code = widgets.Textarea(layout=widgets.Layout(width="98%", height="260px"),
-                                     placeholder="press Export to see the Keras code")  # fmt: skip
+                                     placeholder="press Export to see the Keras code")
         self.json = widgets.Textarea(layout=widgets.Layout(width="98%", height="160px"),
-                                     placeholder="press Export, or paste settings here and press Load")  # fmt: skip
+                                     placeholder="press Export, or paste settings here and press Load")
         self.export_button = widgets.Button(description="Export", icon="download",
-                                            tooltip="write the current settings as Keras code and as JSON")  # fmt: skip
+                                            tooltip="write the current settings as Keras code and as JSON")
         self.load_button = widgets.Button(description="Load JSON", icon="upload", tooltip="apply the JSON below")
         self.export_button.on_click(self.on_export)
         self.load_button.on_click(self.on_load)
@@ -119,7 +119,7 @@ class TrainingPlayground:
             widgets.HBox([self.export_button, self.load_button]),
             widgets.HTML("<b>Keras code</b> (builds and trains this network)"), self.code,
             widgets.HTML("<b>Settings as JSON</b> (paste back and press Load JSON)"), self.json,
-        ])  # fmt: skip
+        ])
         self.export_panel = widgets.Accordion(children=[export_box], titles=("Export as Keras code / JSON, load",))
         self.export_panel.selected_index = None
 
@@ -128,7 +128,7 @@ class TrainingPlayground:
             widgets.VBox([widgets.HTML("<b>Network</b>"), self.layers, self.units, self.activation, self.initializer,
                           self.dropout]),
             widgets.VBox([widgets.HTML("<b>Training</b>"), self.optimizer, self.lr, self.batch_size, self.l2]),
-        ])  # fmt: skip
+        ])
         buttons = widgets.HBox([self.train_button, self.pause_button, self.step_button, self.reset_button])
         self.widget = widgets.VBox([columns, buttons, self.status, self.notes, self.output, self.export_panel])
         self.widget.add_class("labs-training-playground")
@@ -136,7 +136,7 @@ class TrainingPlayground:
         self.controls = {"dataset": self.dataset, "noise": self.noise, "num_samples": self.num_samples,
                          "seed": self.seed, "layers": self.layers, "units": self.units, "activation": self.activation,
                          "initializer": self.initializer, "dropout": self.dropout, "optimizer": self.optimizer,
-                         "lr": self.lr, "batch_size": self.batch_size, "l2": self.l2}  # fmt: skip
+                         "lr": self.lr, "batch_size": self.batch_size, "l2": self.l2}
         for name in RESTARTING:
             self.controls[name].observe(self._on_restarting_change, "value")
         self.lr.observe(self._on_lr, "value")
@@ -161,7 +161,7 @@ class TrainingPlayground:
             activation=self.activation.value, initializer=self.initializer.value, optimizer=self.optimizer.value,
             lr=float(self.lr.value), batch_size=min(int(self.batch_size.value), num_train), l2=float(self.l2.value),
             dropout=float(self.dropout.value), seed=int(self.seed.value),
-        )  # fmt: skip
+        )
 
     def set_config(self, config: PlaygroundConfig) -> None:
         """Show ``config`` in the controls and restart the run with it."""
@@ -174,7 +174,7 @@ class TrainingPlayground:
                       "layers": len(config.hidden_units), "activation": config.activation,
                       "initializer": config.initializer, "dropout": config.dropout, "optimizer": config.optimizer,
                       "lr": config.lr, "batch_size": min(config.batch_size, self.batch_size.max),
-                      "l2": min(L2_CHOICES, key=lambda v: abs(v - config.l2))}  # fmt: skip
+                      "l2": min(L2_CHOICES, key=lambda v: abs(v - config.l2))}
             if config.hidden_units:
                 values["units"] = max(config.hidden_units)
             for name, value in values.items():
@@ -187,7 +187,7 @@ class TrainingPlayground:
         if differ:  # e.g. layers of different sizes, or a value beyond a slider's range
             self.notes.value += display.message_html(
                 f"the controls cannot show {', '.join(differ)} exactly; the run uses the loaded values until you "
-                "move a control", "info")  # fmt: skip
+                "move a control", "info")
 
     def _update_enabled(self, config: PlaygroundConfig) -> None:
         """Grey out what cannot matter (units, dropout and L2 without hidden layers); explain odd settings."""
@@ -232,7 +232,7 @@ class TrainingPlayground:
         self.redraw()
         self.status.value = display.message_html(
             ("settings changed: " if was_running else "") + "back to epoch 0 with fresh weights from seed "
-            f"{config.seed}" + (" (press Train to go on)" if was_running else ""))  # fmt: skip
+            f"{config.seed}" + (" (press Train to go on)" if was_running else ""))
 
     # ------------------------------------------------------------------ buttons
     def on_train(self, button=None) -> None:
@@ -324,7 +324,7 @@ class TrainingPlayground:
         self.redraw()
         t = self.trainer
         self.status.value = display.message_html(t.message, "error") if t.diverged else display.message_html(
-            f"stepped to epoch {t.epoch}")  # fmt: skip
+            f"stepped to epoch {t.epoch}")
 
     def wait(self, timeout: float | None = 60) -> bool:
         """Wait for the background training to end (for tests and scripts); True when it has."""
