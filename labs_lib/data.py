@@ -124,7 +124,7 @@ def to_dataset(X, y, batch_size: int = 64, shuffle: bool = False, seed: int = 0,
     """A batched, optionally shuffled, prefetched ``tf.data.Dataset`` over ``(X, y)``.
 
     Under several replicas (``device.setup()`` found several GPUs, or ``LABS_REPLICAS``), the batch size is
-    made one whose first batch splits evenly over them (:func:`labs_lib.training.replica_batch_size`), since
+    made one whose first batch splits evenly over them (:func:`labs_lib.device.even_first_batch`), since
     Keras needs that while it builds a model: ``batch_size=len(X)`` with 359 examples on 2 replicas gives
     batches of 358 and 1. With one replica ``batch_size`` is used as given.
     """

@@ -7,8 +7,9 @@ the usual ``History``. Anything else goes straight to ``model.fit``.
 Under several replicas (``MirroredStrategy`` on several GPUs, or ``LABS_REPLICAS``), Keras 3.15 splits the
 first batch of every ``fit``, ``evaluate`` and ``predict`` call over the replicas and averages the parts
 while it builds the model, which fails ("Inputs to operation AddN must have the same size and shape")
-unless that batch divides evenly. :func:`replica_batch_size` picks a batch size whose first batch does;
-:func:`fit` uses it for validation arrays and explains the error when a pipeline's first batch does not divide.
+unless that batch divides evenly. The rule is :func:`labs_lib.device.even_first_batch`: ``data.to_dataset``
+applies it to its pipelines, :func:`fit` to validation arrays, and :func:`replica_batch_size` gives it for
+pipelines made by hand; :func:`fit` explains the error when a pipeline's first batch still does not divide.
 """
 
 from __future__ import annotations
