@@ -68,29 +68,10 @@ def doctor(args: argparse.Namespace) -> int:
     return 0
 
 
-def clean_notebook(path: Path) -> bool:
-    """Strip outputs, execution counts and run-time metadata from one notebook; True when it changed."""
-    import nbformat
-
-    original = path.read_text(encoding="utf-8")
-    nb = nbformat.reads(original, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = []
-            cell.execution_count = None
-        for key in ("execution", "collapsed", "scrolled", "papermill"):
-            cell.metadata.pop(key, None)
-    nb.metadata.pop("papermill", None)
-    nb.metadata.pop("widgets", None)
-    cleaned = nbformat.writes(nb) + "\n"
-    if cleaned != original:
-        path.write_text(cleaned, encoding="utf-8")
-        return True
-    return False
-
-
 def clean(args: argparse.Namespace) -> int:
-    """Clean every notebook under the given paths (files or folders)."""
+    """Clean every notebook under the given paths (files or folders); with ``--check`` only say which are not."""
+    from labs_lib import nbclean
+
     paths: list[Path] = []
     for raw in args.paths:
         p = Path(raw)
@@ -99,7 +80,15 @@ def clean(args: argparse.Namespace) -> int:
             return 2
         paths.extend(sorted(p.rglob("*.ipynb")) if p.is_dir() else [p])
     paths = [p for p in paths if ".ipynb_checkpoints" not in p.parts]
-    changed = [p for p in paths if clean_notebook(p)]
+    if args.check:  # nothing written: list what is not clean and why; exit 1 if anything is
+        dirty = {p: nbclean.problems(p.read_text(encoding="utf-8")) for p in paths}
+        dirty = {p: found for p, found in dirty.items() if found}
+        for p, found in dirty.items():
+            print(f"not clean: {p}: {'; '.join(found)}")
+        print(f"{len(paths)} notebook(s) checked, {len(dirty)} not clean"
+              + (": run `labs clean` on them (make clean-notebooks)" if dirty else ""))
+        return 1 if dirty else 0
+    changed = [p for p in paths if nbclean.clean_file(p)]
     for p in changed:
         print(f"cleaned {p}")
     print(f"{len(paths)} notebook(s) checked, {len(changed)} cleaned")
@@ -178,8 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("doctor", help="print versions, the device profile and data set status")
     p.add_argument("--cpu", action="store_true", help="report the CPU-only profile (hide GPUs)")
     p.set_defaults(func=doctor)
-    p = commands.add_parser("clean", help="strip outputs and execution counts from notebooks")
+    p = commands.add_parser("clean", help="strip outputs, execution counts and run-time metadata from notebooks")
     p.add_argument("paths", nargs="+", help="notebooks or folders of notebooks")
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 and say why if a notebook is not clean")
     p.set_defaults(func=clean)
     p = commands.add_parser("release", help="write student editions (stubs, no hidden tests) and a manifest")
     p.add_argument("source", help="the course folder (notebooks/) or one notebook")

@@ -48,17 +48,55 @@ def test_labs_doctor_explains_a_bad_setting_and_fails(monkeypatch, capsys):
     assert "device setup failed: LABS_REPLICAS must be a positive integer" in out and "LABS_REPLICAS=2" in out
 
 
-def test_labs_clean_strips_outputs_and_keeps_metadata(tmp_path):
+def _dirty_notebook(path):
     nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("print(1)", metadata={"tags": ["parameters"], "labs": {"exercise": "x"}})
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                   "language_info": {"name": "python", "version": "3.11.9", "pygments_lexer": "ipython3"},
+                   "papermill": {"duration": 1.0}, "widgets": {"state": {}}, "colab": {"provenance": []}}
+    keep = {"tags": ["parameters"], "labs": {"exercise": "x"}, "editable": False, "deletable": False}
+    cell = nbformat.v4.new_code_cell("print(1)", metadata={**keep, "execution": {"iopub.status.busy": "t"},
+                                                           "ExecuteTime": {}, "scrolled": True, "vscode": {}})
     cell.outputs = [nbformat.v4.new_output("stream", text="1\n")]
     cell.execution_count = 3
     nb.cells.append(cell)
-    path = tmp_path / "dirty.ipynb"
+    nb.cells.append(nbformat.v4.new_markdown_cell("# Title", metadata={"jp-MarkdownHeadingCollapsed": True}))
     nbformat.write(nb, path)
+    return keep
+
+
+def test_labs_clean_keeps_only_the_keep_list(tmp_path):
+    path = tmp_path / "dirty.ipynb"
+    keep = _dirty_notebook(path)
     assert cli.main(["clean", str(tmp_path)]) == 0
     cleaned = json.loads(path.read_text())
     assert cleaned["cells"][0]["outputs"] == [] and cleaned["cells"][0]["execution_count"] is None
-    assert cleaned["cells"][0]["metadata"] == {"tags": ["parameters"], "labs": {"exercise": "x"}}
-    assert cli.main(["clean", str(path)]) == 0  # idempotent
+    assert cleaned["cells"][0]["metadata"] == keep  # a key nobody listed (vscode) goes too: a keep-list
+    assert cleaned["cells"][1]["metadata"] == {}
+    assert cleaned["metadata"] == {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                                   "language_info": {"name": "python"}}
+    text = path.read_text()
+    assert cli.main(["clean", str(path)]) == 0 and path.read_text() == text  # idempotent
     assert cli.main(["clean", str(tmp_path / "missing")]) == 2
+
+
+def test_labs_clean_check_changes_nothing_and_says_what_is_not_clean(tmp_path, capsys):
+    path = tmp_path / "dirty.ipynb"
+    _dirty_notebook(path)
+    before = path.read_text()
+    assert cli.main(["clean", "--check", str(tmp_path)]) == 1
+    assert path.read_text() == before
+    out = capsys.readouterr().out
+    assert "not clean:" in out and "cell 0 has outputs" in out and "execution count" in out
+    assert "'ExecuteTime'" in out and "'papermill'" in out and "run `labs clean`" in out
+    assert cli.main(["clean", str(path)]) == 0
+    assert cli.main(["clean", "--check", str(path)]) == 0
+    assert "1 notebook(s) checked, 0 not clean" in capsys.readouterr().out
+    # the layout alone: a clean notebook written with another indentation is not in the stable form
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=2))
+    assert cli.main(["clean", "--check", str(path)]) == 1
+    assert "stable JSON layout" in capsys.readouterr().out
+
+
+def test_the_course_notebooks_are_clean(capsys):
+    # the same call a maintainer makes before committing (`labs clean --check notebooks`)
+    assert cli.main(["clean", "--check", str(ROOT / "notebooks")]) == 0, capsys.readouterr().out

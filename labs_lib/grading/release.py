@@ -26,10 +26,10 @@ from typing import Any
 
 import nbformat
 
+from labs_lib import nbclean
 from labs_lib.grading import schema
 
 MANIFEST = "manifest.json"
-RUNTIME_METADATA = ("execution", "collapsed", "scrolled", "papermill", "ExecuteTime")
 
 
 def stub_line(exercise: schema.Exercise | str, hint: str | None = None) -> str:
@@ -64,29 +64,18 @@ def strip_hidden(source: str) -> str:
     return schema.split_hidden(source)[0]
 
 
-def _clear(cell: Any) -> None:
-    if cell.cell_type == "code":
-        cell.outputs = []
-        cell.execution_count = None
-    for key in RUNTIME_METADATA:
-        cell.metadata.pop(key, None)
-
-
 def student_edition(nb: Any, name: str = "notebook") -> Any:
     """A student edition of the source notebook ``nb`` (which is left unchanged)."""
     exercises = {ex.solution_index: ex for ex in schema.exercises(nb, name)}
     tests_cells = {ex.tests_index for ex in exercises.values()}
-    edition = copy.deepcopy(nb)
+    edition = nbclean.clean(copy.deepcopy(nb))  # the keep-list of `labs clean`: outputs, counts, run-time metadata go
     for i, cell in enumerate(edition.cells):
-        _clear(cell)
         if i in exercises:
             cell.source = stub_solution(cell.source, exercises[i])
         elif i in tests_cells:
             cell.source = strip_hidden(cell.source)
             cell.metadata["editable"] = False  # JupyterLab shows the tests cell read-only
             cell.metadata["deletable"] = False
-    for key in ("papermill", "widgets"):
-        edition.metadata.pop(key, None)
     leaks = [i for i, c in enumerate(edition.cells) if schema._contains_marker(c.source)]
     if leaks:  # never write an edition that still holds a solution or hidden tests
         raise schema.SchemaError(name, [f"cell {i} still holds grading markers after the release" for i in leaks])
