@@ -132,8 +132,8 @@ def release(args: argparse.Namespace) -> int:
 
 def grade(args: argparse.Namespace) -> int:
     """Grade a folder of submissions; gradebook, feedback pages and summary go to the output folder."""
-    from labs_lib.grading.execute import Limits
     from labs_lib.grading.grade import GradeOptions, grade_folder
+    from labs_lib.grading.limits import Limits
     from labs_lib.grading.schema import SchemaError
 
     options = GradeOptions(

@@ -9,7 +9,8 @@ One concern per module:
 - :mod:`~labs_lib.grading.review`        static reading of cell sources (bound names, constructs to review)
 - :mod:`~labs_lib.grading.kernel_guard`  runs inside the kernel: puts back what a submission changed before tests
 - :mod:`~labs_lib.grading.sandbox`       the kernel's isolation (namespaces or audit hooks), limits, environment
-- :mod:`~labs_lib.grading.execute`       one papermill run of a grading copy, with per-cell records and a watchdog
+- :mod:`~labs_lib.grading.limits`        a submission's limits, and the watchdog that enforces time and memory
+- :mod:`~labs_lib.grading.execute`       one papermill run of a grading copy, with per-cell records
 - :mod:`~labs_lib.grading.scoring`       points, status and reason per exercise from those records
 - :mod:`~labs_lib.grading.runner`        one submission in its own process, with reruns after a kernel death
 - :mod:`~labs_lib.grading.gradebook`     the CSV gradebook, written atomically, and what is up to date

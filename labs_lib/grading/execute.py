@@ -11,8 +11,8 @@ after the ``parameters`` cell) through :class:`GradingClient`, papermill's clien
 - every cell's outcome (the kernel's execute reply, its error, its duration) is recorded as it runs;
   the grader's own cells and the tests stay out of IPython's history.
 
-A :class:`Watchdog` thread stops the kernel's whole process tree at the wall-clock deadline or past the
-memory limit. Only the outputs of the student's own cells are kept, as text and PNG, capped and with
+A :class:`~labs_lib.grading.limits.Watchdog` thread stops the kernel's whole process tree at the wall-clock
+deadline or past the memory limit. Only the outputs of the student's own cells are kept, as text and PNG, capped and with
 any line of hidden test code removed: they are what the feedback page shows.
 """
 
@@ -25,13 +25,12 @@ import re
 import shutil
 import signal
 import sys
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from labs_lib.grading import sandbox
+from labs_lib.grading.limits import Limits, Watchdog
 
 TEXT_LIMIT = 20_000  # characters of one student cell's text output kept for the feedback page
 IMAGE_LIMIT = 400_000  # bytes of a base64 PNG kept for the feedback page
@@ -39,18 +38,6 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 SIGNAL_NAMES = {int(s): s.name for s in signal.Signals}
 ENGINE = "labs-grading"
 NO_HISTORY = {"bootstrap", "snapshot", "restore", "guard", "tests", "verify"}
-
-
-@dataclass
-class Limits:
-    """Limits for one submission; the defaults suit the course's quick mode on a laptop."""
-
-    cell_timeout: float = 120.0  # seconds one cell may run before it is interrupted
-    wall_timeout: float = 600.0  # seconds for the whole notebook, all attempts included
-    memory_mb: int = 2048  # resident memory of the kernel and its children (the course fits in 2 GB)
-    output_kb: int = 1024  # output kept per cell; the rest is dropped (a print loop cannot flood the grader)
-    file_size_mb: int = 512  # largest file the kernel may write
-    startup_timeout: float = 60.0  # seconds for the kernel to start
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -166,80 +153,6 @@ def _register_engine() -> None:
             return nb_client.execute()
 
     papermill_engines.register(ENGINE, GradingEngine)
-
-
-# ---------------------------------------------------------------------------------------------------
-# The watchdog
-
-
-class Watchdog(threading.Thread):
-    """Kills the kernel's process tree past the wall-clock deadline or the memory limit, or when the
-    grader that started this runner is gone."""
-
-    def __init__(self, km: Any, deadline: float, memory_mb: int, parent: int):
-        super().__init__(daemon=True, name="labs-grading-watchdog")
-        self.km, self.deadline, self.memory_bytes, self.parent = km, deadline, memory_mb * 2**20, parent
-        self.reason: str | None = None
-        self.peak_mb = 0.0
-        self._stop_event = threading.Event()
-
-    def stop(self) -> None:
-        self._stop_event.set()
-
-    def _pid(self) -> int | None:
-        provisioner = getattr(self.km, "provisioner", None)
-        process = getattr(provisioner, "process", None)
-        return getattr(process, "pid", None)
-
-    def kill(self, reason: str) -> None:
-        self.reason = self.reason or reason
-        pid = self._pid()
-        if pid is None:
-            return
-        with contextlib.suppress(OSError):
-            os.killpg(os.getpgid(pid), signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-
-    @staticmethod
-    def _private_bytes(process: Any) -> int:
-        """Memory a process holds for itself: anonymous and shared-memory pages (Linux), else its RSS.
-
-        Shared libraries are left out: TensorFlow maps hundreds of MB of them into every process, and
-        counting them once per worker process would punish a lesson that starts workers (lesson 13)."""
-        try:
-            with open(f"/proc/{process.pid}/status", "rb") as f:
-                fields = dict(line.split(b":", 1) for line in f if b":" in line)
-            return sum(int(fields[key].split()[0]) * 1024 for key in (b"RssAnon", b"RssShmem") if key in fields)
-        except (OSError, ValueError, KeyError):
-            return process.memory_info().rss
-
-    def _rss(self, pid: int) -> int:
-        import psutil
-
-        try:
-            root = psutil.Process(pid)
-            total = self._private_bytes(root)
-            for child in root.children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    total += self._private_bytes(child)
-            return total
-        except psutil.Error:
-            return 0
-
-    def run(self) -> None:
-        while not self._stop_event.wait(0.2):
-            if time.monotonic() > self.deadline:
-                self.kill("wall")
-            elif self.parent and os.getppid() != self.parent:
-                self.kill("orphaned")
-            else:
-                pid = self._pid()
-                if pid is not None:
-                    rss = self._rss(pid)
-                    self.peak_mb = max(self.peak_mb, rss / 2**20)
-                    if rss > self.memory_bytes:
-                        self.kill("memory")
 
 
 # ---------------------------------------------------------------------------------------------------

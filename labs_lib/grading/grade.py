@@ -32,8 +32,8 @@ from typing import Any
 import nbformat
 
 from labs_lib.grading import assemble, feedback, release, runner, sandbox, schema, submissions
-from labs_lib.grading.execute import Limits
 from labs_lib.grading.gradebook import Gradebook, fingerprint
+from labs_lib.grading.limits import Limits
 
 
 @dataclass

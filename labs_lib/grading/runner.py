@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from labs_lib.grading import sandbox, scoring
-from labs_lib.grading.execute import Limits, execute
+from labs_lib.grading.execute import execute
+from labs_lib.grading.limits import Limits
 
 STALE_AFTER_S = 24 * 3600  # a work folder this old belongs to no running grader
 WORK_ROOT = Path(tempfile.gettempdir()) / f"labs-grading-{os.getuid() if hasattr(os, 'getuid') else 'user'}"

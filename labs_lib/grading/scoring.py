@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labs_lib.grading.execute import Limits
+from labs_lib.grading.limits import Limits
 
 STATUSES = ("passed", "failed", "timeout", "memory", "crashed", "missing", "invalid", "tampered", "error")
 
