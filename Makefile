@@ -78,8 +78,8 @@ browser-deps:
 # One pytest run: every test. The course is executed once, in tests/test_grading_roundtrip.py: every notebook,
 # released and filled with the solutions, is graded, and any cell that raises fails it (as nbval would).
 test: install browser-deps
-	@echo "==> running every test; every notebook runs once in quick mode (LABS_QUICK=1, offline-safe), graded"
-	LABS_QUICK=1 $(PY) -m pytest tests --durations=15 $(PYTEST_ARGS)
+	@echo "==> running every test, two test modules at a time; every notebook runs once in quick mode (LABS_QUICK=1, offline-safe), graded"
+	LABS_QUICK=1 $(PY) -m pytest tests -n 2 --dist loadscope --durations=15 $(PYTEST_ARGS)
 
 # The fast tier: no kernels, no browsers, no subprocess training (pytest -m "not kernel and not slow").
 unit: install

@@ -201,8 +201,12 @@ def build(path: Path | None = None) -> dict:
     np.savez(part, **arrays)
     digest = _sha256(part)
     info = {"version": VERSION, "sha256": digest, "build_seconds": round(seconds, 2), **stats(arrays["X_train"])}
+    # the record first, then the data, each by an atomic rename: a process that finds the data finds its record
+    # (two kernels building at once, as in parallel test runs, write the same bytes; neither sees a half file)
+    info_part = _info_path(part)
+    info_part.write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    info_part.replace(_info_path(path))
     part.replace(path)
-    _info_path(path).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
     return info
 
 
@@ -210,7 +214,7 @@ def load_full() -> tuple[dict[str, np.ndarray], str]:
     """All three splits from the verified cache, building it first when missing or damaged."""
     path = cache_path()
     if path.exists() and not _verified(path):
-        path.unlink()
+        path.unlink(missing_ok=True)
         print(f"The cached stand-in {path} failed its SHA-256 check: removed it, building it again.")
     if not path.exists():
         print("Building the MNIST-sized offline stand-in once (about 10 s on 2 cores); "
