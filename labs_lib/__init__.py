@@ -7,7 +7,9 @@ What is too long for a notebook lives here, one concern per module:
 - :mod:`labs_lib.data`     offline-first data sets
 - :mod:`labs_lib.standin`  the MNIST-sized offline stand-in, generated from scikit-learn's digits and cached
 - :mod:`labs_lib.models`   model builders (MLP, CNN, RNN, Transformer, small GPT)
+- :mod:`labs_lib.gpt2`     GPT-2 weights from KerasHub into the course GPT (the optional ``hub`` extra)
 - :mod:`labs_lib.training` a thin ``fit`` helper
+- :mod:`labs_lib.optimizers` the optimizer registry (name, label, Keras class, exported code) every widget reads
 - :mod:`labs_lib.plots`    figures too long to inline
 - :mod:`labs_lib.checks`   exercise checks with specific feedback
 - :mod:`labs_lib.widgets`  live hyperparameter playgrounds (ipywidgets), logic in plain functions

@@ -19,23 +19,16 @@ from collections.abc import Sequence
 
 import keras
 
-from labs_lib import device
-
-OPTIMIZERS = {
-    "sgd": keras.optimizers.SGD,
-    "momentum": lambda learning_rate: keras.optimizers.SGD(learning_rate, momentum=0.9),
-    "rmsprop": keras.optimizers.RMSprop,
-    "adam": keras.optimizers.Adam,
-}
+from labs_lib import device, optimizers
 
 
 def make_optimizer(name: str = "adam", lr: float = 1e-3) -> keras.optimizers.Optimizer:
-    """An optimizer by name ('sgd', 'momentum', 'rmsprop', 'adam') with learning rate ``lr``."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+    """An optimizer by name (a key of :data:`labs_lib.optimizers.OPTIMIZERS`: 'sgd', 'momentum', 'rmsprop',
+    'adam') with learning rate ``lr``."""
+    entry = optimizers.get(name)
     if not lr > 0:
         raise ValueError(f"learning rate must be > 0, got {lr}")
-    return OPTIMIZERS[name](learning_rate=lr)
+    return entry.build(lr)
 
 
 def compile(

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
-from labs_lib import data, plots, training
+from labs_lib import data, optimizers, plots, training
 from labs_lib.widgets import display
 from labs_lib.widgets.background import BackgroundTask
 
@@ -45,8 +45,7 @@ class DashboardSettings:
     num_epochs: int = 5  # passes over the training data
 
     def validate(self) -> DashboardSettings:
-        if self.optimizer not in training.OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(training.OPTIMIZERS)}, got {self.optimizer!r}")
+        optimizers.get(self.optimizer)  # a ValueError that lists the names there are
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"learning rate must be > 0, got {self.lr!r}")
         if self.batch_size < 1:
@@ -255,9 +254,7 @@ class TrainingDashboard:
         self.errors: list[str] = []
         self.task = BackgroundTask("training-dashboard", on_error=self._show_error)
         style, wide = {"description_width": "95px"}, {"width": "310px"}
-        self.optimizer = widgets.Dropdown(options=[("SGD", "sgd"), ("SGD + momentum 0.9", "momentum"),
-                                                   ("RMSprop", "rmsprop"), ("Adam", "adam")],
-                                          value=settings.optimizer, description="optimizer", style=style,
+        self.optimizer = widgets.Dropdown(options=optimizers.choices(), value=settings.optimizer, description="optimizer", style=style,
                                           layout=wide)
         self.lr = widgets.FloatLogSlider(value=settings.lr, base=10, min=-5, max=1, step=0.1, readout_format=".2g",
                                          description="learning rate", continuous_update=False, style=style,

@@ -29,6 +29,7 @@ from IPython.display import display as ipy_display
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
+from labs_lib import optimizers
 from labs_lib.widgets import display
 
 Array = np.ndarray
@@ -126,7 +127,7 @@ SURFACES: dict[str, Surface] = {
     ]
 }
 
-OPTIMIZERS = {"sgd": "SGD", "momentum": "SGD + momentum", "rmsprop": "RMSprop", "adam": "Adam"}
+OPTIMIZERS = {name: entry.label for name, entry in optimizers.OPTIMIZERS.items()}  # the course's four, by label
 
 
 def get_surface(surface: str | Surface) -> Surface:

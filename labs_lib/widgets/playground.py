@@ -30,7 +30,7 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
-from labs_lib import data, plots, training
+from labs_lib import data, optimizers, plots, training
 from labs_lib.widgets import display
 
 FORMAT = "labs_lib.training_playground/1"  # the "format" field of exported JSON
@@ -40,12 +40,6 @@ INITIALIZERS = {  # name: the Keras class (and arguments) that makes the first w
     "he_normal": ("HeNormal", {}),
     "random_normal": ("RandomNormal", {"stddev": 1.0}),  # large weights: watch the activations saturate
     "zeros": ("Zeros", {}),
-}
-OPTIMIZER_CODE = {  # what training.make_optimizer builds, as code
-    "sgd": "keras.optimizers.SGD(learning_rate={lr!r})",
-    "momentum": "keras.optimizers.SGD(learning_rate={lr!r}, momentum=0.9)",
-    "rmsprop": "keras.optimizers.RMSprop(learning_rate={lr!r})",
-    "adam": "keras.optimizers.Adam(learning_rate={lr!r})",
 }
 MAX_LAYERS, MAX_UNITS = 8, 64
 
@@ -93,8 +87,7 @@ class PlaygroundConfig:
             raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {self.activation!r}")
         if self.initializer not in INITIALIZERS:
             raise ValueError(f"initializer must be one of {list(INITIALIZERS)}, got {self.initializer!r}")
-        if self.optimizer not in OPTIMIZER_CODE:
-            raise ValueError(f"optimizer must be one of {list(OPTIMIZER_CODE)}, got {self.optimizer!r}")
+        optimizers.get(self.optimizer)  # a ValueError that lists the names there are
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 10):
             raise ValueError(f"learning rate must be > 0 and at most 10, got {self.lr!r}")
         if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
@@ -270,7 +263,7 @@ def to_keras_code(config: PlaygroundConfig, num_epochs: int = 100) -> str:
         "",
         "",
         "model = build_model()",
-        f"model.compile(optimizer={OPTIMIZER_CODE[c.optimizer].format(lr=c.lr)},",
+        f"model.compile(optimizer={optimizers.get(c.optimizer).source(c.lr)},",
         '              loss="binary_crossentropy", metrics=["accuracy"])',
         "history = model.fit(",
         "    splits.X_train, splits.y_train,",

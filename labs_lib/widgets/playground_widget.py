@@ -18,12 +18,12 @@ import time
 
 import ipywidgets as widgets
 
+from labs_lib import optimizers
 from labs_lib.widgets import display
 from labs_lib.widgets.background import BackgroundTask
 from labs_lib.widgets.playground import (
     ACTIVATIONS,
     INITIALIZERS,
-    OPTIMIZER_CODE,
     PlaygroundConfig,
     PlaygroundTrainer,
     notes,
@@ -81,7 +81,7 @@ class TrainingPlayground:
         self.initializer = widgets.Dropdown(options=list(INITIALIZERS), value=c.initializer,
                                             description="initializer", style=style, layout=wide)
         self.dropout = slider(widgets.FloatSlider, value=c.dropout, min=0.0, max=0.5, step=0.05, description="dropout")
-        self.optimizer = widgets.Dropdown(options=list(OPTIMIZER_CODE), value=c.optimizer, description="optimizer",
+        self.optimizer = widgets.Dropdown(options=optimizers.choices(), value=c.optimizer, description="optimizer",
                                           style=style, layout=wide)
         self.lr = slider(widgets.FloatLogSlider, value=c.lr, base=10, min=-4, max=1, step=0.1,
                          description="learning rate", readout_format=".3g")
