@@ -19,41 +19,104 @@ def _history_dict(history) -> dict[str, list[float]]:
     return dict(getattr(history, "history", history))
 
 
+def _runs(histories) -> dict[str | None, dict[str, list[float]]]:
+    """``{run name: history}``, or one unnamed run when given a single ``History`` or ``{'loss': [...]}`` dict."""
+    if hasattr(histories, "history"):
+        return {None: _history_dict(histories)}
+    if not histories or all(isinstance(v, (list, tuple, np.ndarray)) for v in histories.values()):
+        return {None: dict(histories)}
+    return {name: _history_dict(h) for name, h in histories.items()}
+
+
+def _x(values: Sequence[float], epochs: Sequence[float] | None) -> Sequence[float]:
+    return list(epochs)[: len(values)] if epochs is not None else np.arange(1, len(values) + 1)
+
+
+FIXED_MARGINS = {"left": 0.07, "right": 0.98, "bottom": 0.15, "top": 0.85, "wspace": 0.25}  # no layout pass: fast
+
+
 def plot_history(
-    histories: Mapping[str, object],
+    histories,
     metrics: Sequence[str] = ("loss",),
     title: str | None = None,
     logy: bool = False,
+    *,
+    fig=None,
+    axes=None,
+    epochs: Sequence[float] | None = None,
+    batches: Mapping[str, Sequence[float]] | None = None,
+    empty: str | None = None,
 ) -> plt.Figure:
-    """Curves of several runs at once: one panel per metric, solid training, dashed validation.
+    """Curves of one or several runs: one panel per metric, solid training, dashed validation, a colour per run.
 
-    ``histories`` maps a run's name to its Keras ``History`` (or its ``history`` dict).
-    Metrics that no run recorded are skipped.
+    The one curve plotter of the course: lessons call it, and the live curves of ``training.fit`` and of the
+    training dashboard (:class:`labs_lib.training.LiveCurves`) redraw with it.
+
+    Args:
+        histories: ``{run name: History or history dict}``, or one run's ``History`` / ``{'loss': [...]}``.
+        metrics: the panels; metrics that no run recorded are skipped (unless ``empty`` is given).
+        fig: draw into this figure (e.g. a pyplot-free one from a training thread), with fixed margins;
+            default: a new pyplot figure, laid out tight.
+        axes: draw into these axes instead, one per metric (a panel of a larger figure, as in the playground).
+        epochs: where each logged epoch of a single run ends on the x axis (default 1, 2, ...; an epoch
+            stopped part-way ends at a fraction, such as 2.6).
+        batches: Keras' running per-batch values of a single run, ``{"x": [fractional epoch, ...], "loss":
+            [...]}``, drawn as a thin line, so that a long epoch shows progress before it ends.
+        empty: the text each panel shows while nothing is recorded (default: a ValueError).
     """
-    runs = {name: _history_dict(h) for name, h in histories.items()}
-    shown = [m for m in metrics if any(m in h for h in runs.values())]
+    runs = _runs(histories)
+    batches = batches or {}
+    recorded = {k for h in runs.values() for k in h} | {k for k, v in batches.items() if k != "x" and len(v)}
+    shown = [m for m in metrics if m in recorded or f"val_{m}" in recorded]
     if not shown:
-        raise ValueError(f"none of the metrics {list(metrics)} was recorded; recorded: "
-                         f"{sorted({k for h in runs.values() for k in h})}")
-    fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.5), squeeze=False)
-    for ax, metric in zip(axes[0], shown, strict=True):
+        if empty is None:
+            raise ValueError(f"none of the metrics {list(metrics)} was recorded; recorded: {sorted(recorded)}")
+        shown = list(metrics)
+    if axes is not None:
+        axes, tight = list(np.atleast_1d(axes)), False
+        if len(axes) != len(shown):
+            raise ValueError(f"got {len(axes)} axes for the {len(shown)} metrics {shown}: pass one per metric")
+        fig = axes[0].figure
+    elif fig is None:
+        fig, axes = plt.subplots(1, len(shown), figsize=(5 * len(shown), 3.5), squeeze=False)
+        axes, tight = axes[0], True
+    else:
+        axes, tight = fig.subplots(1, len(shown), squeeze=False, gridspec_kw=FIXED_MARGINS)[0], False
+    single = len(runs) == 1
+    for ax, metric in zip(axes, shown, strict=True):
+        drawn = False
+        if single and batches.get(metric):
+            ax.plot(batches["x"], batches[metric], color=COLORS[0], lw=0.8, alpha=0.45,
+                    label="training (running, per batch)")
+            drawn = True
         for i, (name, h) in enumerate(runs.items()):
             color = COLORS[i % len(COLORS)]
-            if metric in h:
-                epochs = np.arange(1, len(h[metric]) + 1)
-                ax.plot(epochs, h[metric], color=color, label=f"{name} (train)")
-            if f"val_{metric}" in h:
-                epochs = np.arange(1, len(h[f"val_{metric}"]) + 1)
-                ax.plot(epochs, h[f"val_{metric}"], color=color, linestyle="--", label=f"{name} (validation)")
+            x_of = epochs if single else None
+            train, val = ("training", "validation") if name is None else (f"{name} (train)", f"{name} (validation)")
+            for key, style, label in ((metric, "-", train), (f"val_{metric}", "--", val)):
+                values = h.get(key)
+                if values is not None and len(values):
+                    marker = "o" if len(values) <= 30 else None  # a point per epoch while there are few
+                    ax.plot(_x(values, x_of), values, color=color, ls=style, marker=marker, ms=3, label=label)
+                    drawn = True
+        if drawn:
+            ax.legend(fontsize="small", loc="best" if tight else "upper right")  # "best" costs a search per draw
+        else:
+            ax.text(0.5, 0.5, empty or "nothing recorded", ha="center", va="center", transform=ax.transAxes,
+                    color="0.4")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
-        if logy:
+        if epochs is not None or batches:
+            ax.set_xlim(left=0)
+        if logy and drawn:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    if title and axes is not None and fig is not None and len(fig.axes) > len(shown):
+        axes[0].set_title(title, fontsize=9, y=1.01)  # a panel among others: its own title, not the figure's
+    elif title:
+        fig.suptitle(title, **({} if tight else {"fontsize": 10}))
+    if tight:
+        fig.tight_layout()
     return fig
 
 

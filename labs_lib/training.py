@@ -14,7 +14,9 @@ pipelines made by hand; :func:`fit` explains the error when a pipeline's first b
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Sequence
 
 import keras
@@ -78,30 +80,95 @@ def _is_uneven_split(error: Exception) -> bool:
     return "AddN" in text and "must have the same size and shape" in text
 
 
-class LivePlot(keras.callbacks.Callback):
-    """Redraws the loss (and metric) curves at the end of every epoch, in place, in a notebook."""
+class LiveCurves(keras.callbacks.Callback):
+    """Redraws the loss and metric curves while a model trains: in a notebook (``fit(live_plot=True)``) or in
+    an ``Output`` widget (the training dashboard). The course's one live-curves callback.
 
-    def __init__(self, metrics: Sequence[str] = ("loss", "accuracy"), every: int = 1):
+    It keeps its own copy of the epoch logs (:attr:`history`, with :attr:`epochs`, where each logged epoch ends
+    on the x axis), redraws at the end of each epoch and, within an epoch, at most every ``every_seconds`` with
+    Keras' running batch values (``every_seconds=None``: at epoch ends only). It draws on a pyplot-free figure
+    and replaces the picture in one update, so it is safe in a background thread. Pass the ``history`` and
+    ``epochs`` of an earlier run to continue its curves; ``status`` (an ``HTML`` widget) gets the running loss;
+    ``empty`` is what the panels say before anything is recorded.
+    """
+
+    def __init__(self, out=None, metrics: Sequence[str] = ("loss", "accuracy"), every_seconds: float | None = 0.5,
+                 history: dict[str, list[float]] | None = None, epochs: list[float] | None = None, status=None,
+                 empty: str = "training…"):
         super().__init__()
-        self.metrics, self.every = tuple(metrics), max(1, int(every))
-        self.history: dict[str, list[float]] = {}
+        self.out, self.metrics, self.every_seconds, self.status = out, tuple(metrics), every_seconds, status
+        self.empty = empty  # what the panels say before anything is recorded
+        self.history: dict[str, list[float]] = history if history is not None else {}
+        self.epochs: list[float] = epochs if epochs is not None else []
+        self.batches: dict[str, list[float]] = {"x": []}
+        self.png = b""
+        self.draws = 0
+        self._last = 0.0
+        self._batches_done = 0
+        self._handle = None  # the notebook display that later draws update in place (no `out`)
+
+    def _epoch_start(self) -> int:
+        """Where the running epoch starts on the x axis: after the last logged one (rounded up if it stopped)."""
+        return math.ceil(self.epochs[-1]) if self.epochs else 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._batches_done = 0
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
-        if (epoch + 1) % self.every == 0:
+        steps = (self.params or {}).get("steps") or self._batches_done or 1
+        self.epochs.append(self._epoch_start() + min(self._batches_done, steps) / steps)  # stopped: a fraction
+        self.draw()
+
+    def on_train_batch_end(self, batch, logs=None):
+        steps = (self.params or {}).get("steps") or 1
+        self._batches_done = batch + 1
+        if self.every_seconds is None:
+            return
+        self.batches["x"].append(self._epoch_start() + (batch + 1) / steps)
+        for key in self.metrics:
+            if key in (logs or {}):
+                self.batches.setdefault(key, []).append(float(logs[key]))
+        if time.monotonic() - self._last >= self.every_seconds:
+            if self.status is not None and logs and "loss" in logs:
+                from labs_lib.widgets import display
+
+                done = len(self.history.get("loss", []))
+                self.status.value = display.message_html(
+                    f"epoch {done + 1}, batch {batch + 1}/{steps}: running loss {float(logs['loss']):.4f}")
             self.draw()
 
-    def draw(self):
-        import matplotlib.pyplot as plt
-        from IPython.display import clear_output, display
+    def figure(self):
+        """The curves so far, on a new pyplot-free figure."""
+        from matplotlib.figure import Figure
 
         from labs_lib import plots
 
-        fig = plots.plot_history({"run": self.history}, metrics=self.metrics)
-        clear_output(wait=True)
-        display(fig)
-        plt.close(fig)
+        done = len(self.history.get("loss", []))
+        title = f"after {done} epoch{'s' if done != 1 else ''}" if done else "first epoch running"
+        return plots.plot_history(self.history, self.metrics, title, fig=Figure(figsize=(10, 3.6)),
+                                  epochs=self.epochs, batches=self.batches, empty=self.empty)
+
+    def draw(self) -> bytes:
+        """Replace the picture with the curves so far (in ``out``, or in the notebook cell that trains); its PNG."""
+        from labs_lib.widgets import display
+
+        fig = self.figure()
+        if self.out is not None:
+            self.png = display.show_figure(self.out, fig)
+        else:
+            from IPython.display import Image
+            from IPython.display import display as show
+
+            self.png = display.figure_png(fig)
+            if self._handle is None:
+                self._handle = show(Image(self.png), display_id=True)
+            else:
+                self._handle.update(Image(self.png))
+        self.draws += 1
+        self._last = time.monotonic()
+        return self.png
 
 
 def fit(
@@ -126,7 +193,7 @@ def fit(
         num_epochs: passes over the training data.
         early_stopping: stop after this many epochs without improvement of the validation loss,
             and restore the best weights (None: train all epochs).
-        live_plot: redraw the curves after every epoch.
+        live_plot: redraw the curves after every epoch, in place (:class:`LiveCurves`).
         verbose: Keras' progress output (0 silent, 1 bar, 2 one line per epoch).
     """
     if num_epochs < 1:
@@ -141,7 +208,7 @@ def fit(
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping, restore_best_weights=True)
         )
     if live_plot:
-        all_callbacks.append(LivePlot())
+        all_callbacks.append(LiveCurves(every_seconds=None))
     if hasattr(x, "element_spec"):  # a tf.data pipeline: it shuffles itself (see data.Splits.datasets)
         kwargs.setdefault("shuffle", False)
     replicas = model.distribute_strategy.num_replicas_in_sync

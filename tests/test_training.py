@@ -38,16 +38,35 @@ def test_fit_accepts_tf_data_pipelines():
     assert len(history.history["val_loss"]) == 2
 
 
-def test_live_plot_records_and_draws(monkeypatch):
-    shown = []
-    monkeypatch.setattr("IPython.display.display", lambda fig: shown.append(fig))
-    callback = training.LivePlot()
+def test_live_curves_in_a_notebook_record_and_redraw_in_place(monkeypatch):
+    shown, updates = [], []
+
+    class Handle:
+        def update(self, image):
+            updates.append(image)
+
+    def fake_display(image, display_id=False):
+        shown.append(image)
+        return Handle()
+
+    monkeypatch.setattr("IPython.display.display", fake_display)
+    callback = training.LiveCurves(every_seconds=None)  # what fit(live_plot=True) adds
     callback.on_epoch_end(0, {"loss": 1.0, "val_loss": 1.2, "accuracy": 0.5})
     callback.on_epoch_end(1, {"loss": 0.5, "val_loss": 0.9, "accuracy": 0.7})
-    assert callback.history["loss"] == [1.0, 0.5]
-    assert len(shown) == 2
-    lines = shown[-1].axes[0].get_lines()
+    assert callback.history["loss"] == [1.0, 0.5] and callback.draws == 2
+    assert len(shown) == 1 and len(updates) == 1  # one picture, updated in place: no new output per epoch
+    assert updates[0].data[:4] == b"\x89PNG"
+    lines = callback.figure().axes[0].get_lines()
     assert [list(line.get_ydata()) for line in lines] == [[1.0, 0.5], [1.2, 0.9]]
+    assert [line.get_linestyle() for line in lines] == ["-", "--"]
+
+
+def test_fit_with_live_plot_draws_after_every_epoch(monkeypatch):
+    drawn = []
+    monkeypatch.setattr(training.LiveCurves, "draw", lambda self: drawn.append(dict(self.history)))
+    x, y = np.random.default_rng(0).normal(size=(32, 2)).astype("float32"), np.zeros(32, "int32")
+    training.fit(_moons_model(), x, y, num_epochs=2, batch_size=16, live_plot=True)
+    assert len(drawn) == 2 and len(drawn[-1]["loss"]) == 2
 
 
 @pytest.mark.parametrize("kwargs, message", [({"num_epochs": 0}, "num_epochs"), ({"batch_size": 0}, "batch_size"),

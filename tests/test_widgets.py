@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from labs_lib import data, models
+from labs_lib import data, models, plots
 from labs_lib.widgets import (
     AttentionViewer,
     DashboardSettings,
@@ -29,7 +29,6 @@ from labs_lib.widgets import (
     descend,
     fit_with_settings,
     plot_attention,
-    plot_curves,
     plot_descent,
     plot_playground,
     run_playground,
@@ -431,7 +430,7 @@ def test_dashboard_takes_a_built_model_and_the_plain_function_trains(digits):
     assert dashboard.model is not model  # fresh weights: a clone
     history = fit_with_settings(_digits_model(), digits, DashboardSettings("adam", 1e-2, 32, 3))
     assert history.history["val_accuracy"][-1] > 0.5  # the static version really trains (0.1 is chance)
-    fig = plot_curves(history.history)
+    fig = plots.plot_history(history, metrics=("loss", "accuracy"))  # the static picture of the same run
     assert len(fig.axes) == 2
     plt.close(fig)
 

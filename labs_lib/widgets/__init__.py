@@ -26,7 +26,6 @@ from labs_lib.widgets.dashboard import (
     StopOnRequest,
     TrainingDashboard,
     fit_with_settings,
-    plot_curves,
     training_dashboard,
 )
 from labs_lib.widgets.descent import SURFACES, DescentPlayground, descend, descent_playground, plot_descent
@@ -56,7 +55,6 @@ __all__ = [
     "descent_playground",
     "fit_with_settings",
     "plot_attention",
-    "plot_curves",
     "plot_descent",
     "plot_playground",
     "run_playground",

@@ -4,11 +4,11 @@ Plain parts first, usable without widgets (the static version for viewers that c
 
 - :class:`DashboardSettings`: optimizer, learning rate, batch size, epochs;
 - :func:`fit_with_settings`: compile and train a model with those settings (``training.compile`` / ``training.fit``);
-- :class:`LiveCurves`: a Keras callback that draws the loss and accuracy curves into one ``Output`` widget,
-  at the end of every epoch and, within long epochs, every ``every_seconds``;
+- :class:`labs_lib.training.LiveCurves` (the course's one live-curves callback) draws the loss and accuracy
+  curves into one ``Output`` widget, at the end of every epoch and, within long epochs, every ``every_seconds``;
 - :class:`StopOnRequest`: a Keras callback that ends training after the current batch once a flag is set,
   keeping the history so far (Keras records the unfinished epoch too);
-- :func:`plot_curves`: the curves as a figure.
+- the static picture of a run is :func:`labs_lib.plots.plot_history`, the plotter the live curves use.
 
 :class:`TrainingDashboard` wires controls to them and trains in a background thread, so the *Stop* button is
 handled while the model trains. A learning rate that makes the loss inf/NaN stops training with
@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import ipywidgets as widgets
 import keras
 import numpy as np
-from matplotlib.figure import Figure
 
-from labs_lib import data, optimizers, plots, training
+from labs_lib import data, optimizers, training
+from labs_lib.training import LiveCurves
 from labs_lib.widgets import display
 from labs_lib.widgets.background import BackgroundTask
 
@@ -95,45 +94,6 @@ def fit_with_settings(model: keras.Model, splits: data.Splits | Arrays, settings
 # --------------------------------------------------------------------------- drawing
 
 
-def plot_curves(history: dict[str, list[float]], metrics: Sequence[str] = ("loss", "accuracy"),
-                batches: dict[str, list[float]] | None = None, title: str = "", fig: Figure | None = None,
-                epochs: Sequence[float] | None = None) -> Figure:
-    """Training (solid) and validation (dashed) curves, one panel per metric, against the epoch.
-
-    ``batches`` holds Keras' running per-batch values, as ``{"x": [fractional epoch, ...], "loss": [...]}``,
-    drawn as a thin line so that a long epoch shows progress before it ends. ``epochs`` places each logged
-    epoch on the x axis (default 1, 2, ...; a stopped epoch ends at a fraction, such as 2.6).
-    """
-    if fig is None:
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=(10, 3.6))
-    margins = {"left": 0.07, "right": 0.98, "bottom": 0.15, "top": 0.85, "wspace": 0.25}  # fixed: fast to draw
-    axes = fig.subplots(1, len(metrics), squeeze=False, gridspec_kw=margins)[0]
-    for ax, metric in zip(axes, metrics, strict=True):
-        values, val_values = history.get(metric, []), history.get(f"val_{metric}", [])
-        if batches and batches.get(metric):
-            ax.plot(batches["x"], batches[metric], color=plots.COLORS[0], lw=0.8, alpha=0.45,
-                    label="training (running, per batch)")
-        if values:
-            x = list(epochs)[: len(values)] if epochs is not None else np.arange(1, len(values) + 1)
-            ax.plot(x, values, "o-", ms=3, color=plots.COLORS[0], label="training")
-        if val_values:
-            x = list(epochs)[: len(val_values)] if epochs is not None else np.arange(1, len(val_values) + 1)
-            ax.plot(x, val_values, "o--", ms=3, color=plots.COLORS[1], label="validation")
-        if not (values or val_values or (batches and batches.get(metric))):
-            ax.text(0.5, 0.5, "press Train", ha="center", va="center", transform=ax.transAxes, color="0.4")
-        else:
-            ax.legend(fontsize="small")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.set_xlim(left=0)
-        ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return fig
-
-
 # --------------------------------------------------------------------------- callbacks
 
 
@@ -164,66 +124,6 @@ class StopOnRequest(keras.callbacks.Callback):
         elif self.flag.is_set():
             self.model.stop_training = True
             self.stopped_at = (self.epoch + 1, batch + 1)
-
-
-class LiveCurves(keras.callbacks.Callback):
-    """Draws the loss and metric curves into one ``Output`` widget while a model trains.
-
-    It keeps its own copy of the epoch logs (:attr:`history`, with :attr:`epochs`, where each logged epoch ends
-    on the x axis), redraws at the end of each epoch, and within an epoch at most every ``every_seconds`` (with
-    Keras' running batch values). It is safe in a background thread. Pass the ``history`` and ``epochs`` of an
-    earlier run to continue its curves.
-    """
-
-    def __init__(self, out: widgets.Output, metrics: Sequence[str] = ("loss", "accuracy"), every_seconds: float = 0.5,
-                 history: dict[str, list[float]] | None = None, epochs: list[float] | None = None,
-                 status: widgets.HTML | None = None):
-        super().__init__()
-        self.out, self.metrics, self.every_seconds, self.status = out, tuple(metrics), every_seconds, status
-        self.history: dict[str, list[float]] = history if history is not None else {}
-        self.epochs: list[float] = epochs if epochs is not None else []
-        self.batches: dict[str, list[float]] = {"x": []}
-        self.png = b""
-        self.draws = 0
-        self._last = 0.0
-        self._batches_done = 0
-
-    def _epoch_start(self) -> int:
-        """Where the running epoch starts on the x axis: after the last logged one (rounded up if it stopped)."""
-        return math.ceil(self.epochs[-1]) if self.epochs else 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._batches_done = 0
-
-    def on_epoch_end(self, epoch, logs=None):
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(float(value))
-        steps = (self.params or {}).get("steps") or self._batches_done or 1
-        self.epochs.append(self._epoch_start() + min(self._batches_done, steps) / steps)  # stopped: a fraction
-        self.draw()
-
-    def on_train_batch_end(self, batch, logs=None):
-        steps = (self.params or {}).get("steps") or 1
-        self._batches_done = batch + 1
-        done = len(self.history.get("loss", []))
-        self.batches["x"].append(self._epoch_start() + (batch + 1) / steps)
-        for key in self.metrics:
-            if key in (logs or {}):
-                self.batches.setdefault(key, []).append(float(logs[key]))
-        now = time.monotonic()
-        if now - self._last >= self.every_seconds:
-            if self.status is not None and logs and "loss" in logs:
-                self.status.value = display.message_html(
-                    f"epoch {done + 1}, batch {batch + 1}/{steps}: running loss {float(logs['loss']):.4f}")
-            self.draw()
-
-    def draw(self) -> None:
-        done = len(self.history.get("loss", []))
-        title = f"after {done} epoch{'s' if done != 1 else ''}" if done else "first epoch running"
-        fig = plot_curves(self.history, self.metrics, self.batches, title, display.new_figure(10, 3.6), self.epochs)
-        self.png = display.show_figure(self.out, fig)
-        self.draws += 1
-        self._last = time.monotonic()
 
 
 # --------------------------------------------------------------------------- the widget
@@ -275,7 +175,7 @@ class TrainingDashboard:
             f"{len(self.data[0]):,} training and {len(self.data[2]):,} validation examples"))
         self.output = widgets.Output(layout=widgets.Layout(height=height, overflow="hidden"))
         self.output.add_class("labs-plot")
-        self.png = display.show_figure(self.output, plot_curves({}, self._metric_names(), fig=display.new_figure(10, 3.6)))
+        self.png = LiveCurves(self.output, self._metric_names(), every_seconds=None, empty="press Train").draw()
         self.widget = widgets.VBox([
             widgets.HBox([widgets.VBox([self.optimizer, self.lr]), widgets.VBox([self.batch_size, self.num_epochs]),
                           widgets.VBox([self.fresh, widgets.HBox([self.train_button, self.stop_button])])]),
@@ -324,10 +224,9 @@ class TrainingDashboard:
         X_train, y_train, X_val, y_val = self.data
         self.stopper = StopOnRequest(stop)
         self.curves = LiveCurves(self.output, self._metric_names(), history=self.history, epochs=self.epochs,
-                                 status=self.status)
-        self.model.fit(X_train, y_train, validation_data=(X_val, y_val), epochs=settings.num_epochs,
-                       batch_size=batch_size, verbose=0,
-                       callbacks=[*self.extra_callbacks, self.stopper, self.curves])
+                                 status=self.status, empty="press Train")
+        training.fit(self.model, X_train, y_train, validation_data=(X_val, y_val), num_epochs=settings.num_epochs,
+                     batch_size=batch_size, callbacks=[*self.extra_callbacks, self.stopper, self.curves])
         self.curves.draw()
         self.png = self.curves.png
         epochs = len(self.history.get("loss", []))

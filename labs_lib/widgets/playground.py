@@ -471,19 +471,10 @@ def plot_playground(trainer: PlaygroundTrainer, fig: Figure | None = None, resol
                         s=20, linewidths=0.9)
     ax_data.set_title(f"{config.dataset}: the boundary (hollow points: validation)", fontsize=9, y=1.01)
     ax_data.legend(fontsize="x-small", loc="upper right")
-    if history["loss"]:
-        epochs = np.arange(1, len(history["loss"]) + 1)
-        marker = "o" if len(epochs) <= 30 else None  # a point per epoch while there are few
-        ax_loss.plot(epochs, history["loss"], color=plots.COLORS[0], marker=marker, ms=3, label="training loss")
-        ax_loss.plot(epochs, history["val_loss"], color=plots.COLORS[1], ls="--", marker=marker, ms=3,
-                     label="validation loss")
-        ax_loss.set_ylim(bottom=0)
-        ax_loss.legend(fontsize="small", loc="upper right")
-    else:
-        ax_loss.text(0.5, 0.5, "press Train or Step", ha="center", va="center", transform=ax_loss.transAxes, color="0.4")
-    ax_loss.set_xlabel("epoch")
+    plots.plot_history(history, ("loss",), "loss (solid: training, dashed: validation)", axes=[ax_loss],
+                       empty="press Train or Step")
     ax_loss.set_ylabel("binary cross-entropy")
-    ax_loss.grid(alpha=0.3)
-    ax_loss.set_title("loss (solid: training, dashed: validation)", fontsize=9, y=1.01)
+    if history["loss"]:
+        ax_loss.set_ylim(bottom=0)
     fig.suptitle(summary, fontsize=10, color=display.COLORS["error"] if trainer.diverged else "black")
     return fig
