@@ -272,74 +272,138 @@ def _surface_grid(name: str, resolution: int = 160) -> tuple[Array, Array, Array
     return gx, gy, values, levels
 
 
+RUN_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
+
+
+class DescentDrawing:
+    """The figure of :func:`plot_descent`, kept so that the next runs on the same surface only change data.
+
+    Building a figure is most of the drawing time (axes, ticks, the contour lines); a slider move changes only
+    the paths, the loss curves, the loss axis' range, the legend and the message. :meth:`update` does exactly
+    that when the surface and the number of runs are the same, and rebuilds otherwise.
+
+    With ``blit=True`` (the widget) :meth:`png` goes further, as matplotlib's animations do: the surface panel
+    (contour lines, ticks, title) is rendered once and kept as pixels; each picture restores those pixels and
+    draws only the paths and the loss panel on top, then encodes the canvas. A static figure (``blit=False``,
+    what :func:`plot_descent` makes) is drawn in full by whoever shows it.
+    """
+
+    def __init__(self, fig: Figure | None = None, blit: bool = False):
+        self.fig = fig
+        self.blit = blit
+        self.key: tuple[str, int] | None = None
+        self._background = None  # the surface panel's pixels (blit mode), captured at the first picture
+        self._paths: list = []
+        self._starts: list = []
+        self._curves: list = []
+        self._marks: list = []
+
+    def _build(self, surface: Surface, count: int) -> None:
+        if self.fig is None:
+            import matplotlib.pyplot as plt
+
+            self.fig = plt.figure(figsize=(10, 3.8))
+        self.fig.clear()
+        self.ax_surface, self.ax_loss = self.fig.subplots(
+            1, 2, gridspec_kw={"left": 0.07, "right": 0.98, "bottom": 0.13, "top": 0.86, "wspace": 0.28})  # fixed
+        ax_surface, ax_loss = self.ax_surface, self.ax_loss
+        (x_low, x_high) = surface.bounds[0]
+        if surface.dim == 1:
+            grid = np.linspace(x_low, x_high, 400)[:, None]  # (400, 1)
+            values = surface.f(grid)
+            ax_surface.plot(grid[:, 0], values, color="0.55")
+            span = np.ptp(values)
+            y_low, y_high = values.min() - 0.1 * span, values.max() + 0.1 * span
+            ax_surface.set_xlabel("x")
+            ax_surface.set_ylabel("f(x)")
+        else:
+            gx, gy, values, levels = _surface_grid(surface.name)
+            ax_surface.contour(gx, gy, values, levels=levels, cmap="viridis", linewidths=0.7)
+            y_low, y_high = surface.bounds[1]
+            ax_surface.set_xlabel("x₁")
+            ax_surface.set_ylabel("x₂")
+        colors = [RUN_COLORS[i % len(RUN_COLORS)] for i in range(count)]
+        self._paths = [ax_surface.plot([], [], ms=2.5 if surface.dim == 2 else 3, lw=1, color=c)[0] for c in colors]
+        self._starts = [ax_surface.plot([], [], "k*", ms=10)[0] for _ in colors]
+        self._curves = [ax_loss.plot([], [], color=c)[0] for c in colors]
+        self._marks = [ax_loss.axvline(0, color=c, ls=":", lw=1, visible=False) for c in colors]
+        ax_surface.set_xlim(x_low, x_high)
+        ax_surface.set_ylim(y_low, y_high)
+        ax_surface.set_title(surface.title, fontsize=10, y=1.01)  # a fixed y: matplotlib need not place it
+        # The loss axis: log scale, few ticks (tick layout is most of the drawing time).
+        ax_loss.set_yscale("log")
+        ax_loss.yaxis.set_major_locator(LogLocator(base=10, numticks=7))
+        ax_loss.yaxis.set_minor_locator(NullLocator())
+        ax_loss.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0e}"))  # plain text, no mathtext
+        ax_loss.set_xlabel("step t")
+        ax_loss.set_ylabel("f(xₜ) − f*  (loss above the minimum)")
+        ax_loss.grid(alpha=0.3)
+        self.message = ax_loss.set_title("", fontsize=9, y=1.01)
+        self.key = (surface.name, count)
+        self._background = None
+        if self.blit:  # drawn by png() on top of the kept pixels, left out of the full draw that makes them
+            for artist in [*self._paths, *self._starts, ax_loss]:
+                artist.set_animated(True)
+
+    def update(self, runs: list[DescentRun]) -> Figure:
+        """Draw ``runs`` (all on one surface): on the kept figure when it fits them, else on a rebuilt one."""
+        surface = runs[0].surface
+        if self.key != (surface.name, len(runs)):
+            self._build(surface, len(runs))
+        for run, path, start, curve, mark in zip(runs, self._paths, self._starts, self._curves, self._marks,
+                                                 strict=True):
+            shown = np.clip(run.path, -1e6, 1e6)  # a diverged path leaves the window; keep the numbers drawable
+            ys = np.clip(run.losses, -1e12, 1e12) if surface.dim == 1 else shown[:, 1]
+            path.set_data(shown[:, 0], ys)
+            path.set_marker("o" if len(shown) <= 120 else "None")
+            path.set_label(run.label)
+            start.set_data([shown[0, 0]], [ys[0]])
+            gap = np.maximum(run.losses - surface.minimum, 1e-16)  # f - f*, above 0 for the log scale
+            gap = np.where(np.isfinite(gap), np.minimum(gap, 1e30), 1e30)  # inf/NaN drawn at the top
+            curve.set_data(np.arange(len(gap)), gap)
+            curve.set_label(run.label)
+            mark.set_visible(run.diverged_at is not None)
+            if run.diverged_at is not None:
+                mark.set_xdata([run.diverged_at, run.diverged_at])
+        finite = np.concatenate([np.maximum(r.losses - surface.minimum, 1e-16) for r in runs])
+        finite = finite[np.isfinite(finite)]
+        low, high = float(finite.min()), float(finite.max())
+        span = max(max(len(r.losses) for r in runs) - 1, 1)
+        self.ax_loss.set_xlim(-0.05 * span, 1.05 * span)  # matplotlib's own 5% margins, set rather than searched
+        self.ax_loss.set_ylim(max(low, 1e-16) / 3, min(max(high, low * 10), 1e30) * 3)
+        self.ax_loss.legend(handles=self._curves, fontsize="small", loc="upper right")
+        main = runs[0]
+        self.message.set_text(textwrap.fill(main.message, 70))
+        self.message.set_color(display.COLORS[main.kind] if main.kind != "ok" else "black")
+        return self.fig
+
+
+    def png(self) -> bytes:
+        """The figure as PNG bytes (80 dpi); in blit mode only the paths and the loss panel are drawn anew."""
+        if not self.blit:
+            return display.figure_png(self.fig)
+        canvas = self.fig.canvas
+        if self._background is None:
+            canvas.draw()  # everything but the animated artists
+            self._background = canvas.copy_from_bbox(self.fig.bbox)
+        else:
+            canvas.restore_region(self._background)
+        self.fig.draw_artist(self.ax_loss)
+        for artist in [*self._paths, *self._starts]:
+            self.ax_surface.draw_artist(artist)
+        return display.canvas_png(canvas)
+
+
 def plot_descent(runs: DescentRun | list[DescentRun], fig: Figure | None = None) -> Figure:
     """Left: the surface with each run's path; right: each run's loss above the minimum, step by step.
 
     With ``fig=None`` the figure is made with ``pyplot`` (so a notebook shows it); widgets pass a figure
-    from :func:`labs_lib.widgets.display.new_figure`.
+    from :func:`labs_lib.widgets.display.new_figure` (and keep a :class:`DescentDrawing` to redraw faster).
     """
     runs = [runs] if isinstance(runs, DescentRun) else list(runs)
     if not runs:
         raise ValueError("plot_descent needs at least one run")
-    surface = runs[0].surface
-    if fig is None:
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=(10, 3.8))
-    ax_surface, ax_loss = fig.subplots(1, 2, gridspec_kw={"left": 0.07, "right": 0.98, "bottom": 0.13,
-                                                          "top": 0.86, "wspace": 0.28})  # fixed margins: fast
-    (x_low, x_high) = surface.bounds[0]
-    if surface.dim == 1:
-        grid = np.linspace(x_low, x_high, 400)[:, None]  # (400, 1)
-        values = surface.f(grid)
-        ax_surface.plot(grid[:, 0], values, color="0.55")
-        span = np.ptp(values)
-        y_low, y_high = values.min() - 0.1 * span, values.max() + 0.1 * span
-        ax_surface.set_xlabel("x")
-        ax_surface.set_ylabel("f(x)")
-    else:
-        gx, gy, values, levels = _surface_grid(surface.name)
-        ax_surface.contour(gx, gy, values, levels=levels, cmap="viridis", linewidths=0.7)
-        y_low, y_high = surface.bounds[1]
-        ax_surface.set_xlabel("x₁")
-        ax_surface.set_ylabel("x₂")
-    colors = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e"]
-    for i, run in enumerate(runs):
-        color = colors[i % len(colors)]
-        shown = np.clip(run.path, -1e6, 1e6)  # a diverged path leaves the window; keep the numbers drawable
-        marker = "o" if len(shown) <= 120 else None
-        if surface.dim == 1:
-            ax_surface.plot(shown[:, 0], np.clip(run.losses, -1e12, 1e12), marker=marker, ms=3, lw=1, color=color,
-                            label=run.label)
-            ax_surface.plot(shown[0, 0], run.losses[0], "k*", ms=10)
-        else:
-            ax_surface.plot(shown[:, 0], shown[:, 1], marker=marker, ms=2.5, lw=1, color=color, label=run.label)
-            ax_surface.plot(shown[0, 0], shown[0, 1], "k*", ms=10)
-        gap = np.maximum(run.losses - surface.minimum, 1e-16)  # f - f*, above 0 for the log scale
-        gap = np.where(np.isfinite(gap), np.minimum(gap, 1e30), 1e30)  # inf/NaN drawn at the top
-        ax_loss.plot(np.arange(len(gap)), gap, color=color, label=run.label)
-        if run.diverged_at is not None:
-            ax_loss.axvline(run.diverged_at, color=color, ls=":", lw=1)
-    ax_surface.set_xlim(x_low, x_high)
-    ax_surface.set_ylim(y_low, y_high)
-    ax_surface.set_title(surface.title, fontsize=10, y=1.01)  # a fixed y: matplotlib need not place it
-    # The loss axis: log scale, limited to what can be shown, few ticks (tick layout is most of the drawing time).
-    finite = np.concatenate([np.maximum(r.losses - surface.minimum, 1e-16) for r in runs])
-    finite = finite[np.isfinite(finite)]
-    low, high = float(finite.min()), float(finite.max())
-    ax_loss.set_yscale("log")
-    ax_loss.set_ylim(max(low, 1e-16) / 3, min(max(high, low * 10), 1e30) * 3)
-    ax_loss.yaxis.set_major_locator(LogLocator(base=10, numticks=7))
-    ax_loss.yaxis.set_minor_locator(NullLocator())
-    ax_loss.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0e}"))  # plain text, no mathtext
-    ax_loss.set_xlabel("step t")
-    ax_loss.set_ylabel("f(xₜ) − f*  (loss above the minimum)")
-    ax_loss.grid(alpha=0.3)
-    ax_loss.legend(fontsize="small", loc="upper right")
-    main = runs[0]
-    ax_loss.set_title(textwrap.fill(main.message, 70), fontsize=9, y=1.01,
-                      color=display.COLORS[main.kind] if main.kind != "ok" else "black")
-    return fig
+    return DescentDrawing(fig).update(runs)
 
 
 # --------------------------------------------------------------------------- the widget
@@ -377,6 +441,7 @@ class DescentPlayground:
         self.status = widgets.HTML()
         self.errors: list[str] = []  # full tracebacks of anything that went wrong, newest last
         self._last = _Last()
+        self._drawing = DescentDrawing(display.new_figure(10, 3.8, dpi=80), blit=True)  # a move only changes data
         controls = {"surface": self.surface, "optimizer": self.optimizer, "lr": self.lr,
                     "momentum": self.momentum, "steps": self.steps, "compare": self.compare}
         self.optimizer.observe(self._on_optimizer, "value")
@@ -407,8 +472,8 @@ class DescentPlayground:
             runs = [descend(surface, name, lr, steps, momentum) for name in names]
             if compare:  # the selected optimizer first: its message is the one shown
                 runs.sort(key=lambda r: r.optimizer != optimizer)
-            fig = plot_descent(runs, display.new_figure(10, 3.8))
-            png = display.figure_png(fig)
+            self._drawing.update(runs)
+            png = self._drawing.png()
             self._last = _Last(runs, png, time.perf_counter() - start)
             self.status.value = display.message_html(runs[0].message, runs[0].kind)
             ipy_display(Image(png))

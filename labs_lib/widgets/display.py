@@ -22,15 +22,31 @@ from matplotlib.figure import Figure
 COLORS = {"error": "#b00020", "warning": "#8a5a00", "info": "#1f4e79", "ok": "#1b5e20"}
 
 
-def new_figure(width: float = 10.0, height: float = 3.8) -> Figure:
-    """A figure that belongs to no ``pyplot`` window: drawn only when asked, safe in a background thread."""
-    return Figure(figsize=(width, height))
+def new_figure(width: float = 10.0, height: float = 3.8, dpi: float | None = None) -> Figure:
+    """A figure that belongs to no ``pyplot`` window: drawn only when asked, safe in a background thread.
+
+    It has its own Agg canvas, so a widget can also draw parts of it and encode the pixels (:func:`canvas_png`).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure(figsize=(width, height), dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def figure_png(fig: Figure, dpi: int = 80) -> bytes:
     """The figure rendered as PNG bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})  # fast beats small here
+    return buffer.getvalue()
+
+
+def canvas_png(canvas) -> bytes:
+    """What an Agg canvas holds now, as PNG bytes (no drawing: for pictures drawn part by part, by blitting)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).save(buffer, "png", compress_level=1)
     return buffer.getvalue()
 
 
