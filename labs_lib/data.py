@@ -383,6 +383,31 @@ def load_fashion_mnist(quick: bool | None = None, seed: int = 0, val_fraction: f
                    FASHION_NAMES, quick, seed, val_fraction)
 
 
+# --------------------------------------------------------------------------- translated digits
+
+
+def translate_to_canvas(images: np.ndarray, canvas_size: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Each image pasted at a random place on a larger blank canvas: ``(canvases, offsets)``.
+
+    ``images`` is ``(n, h, w)`` (e.g. uint8 28x28 digits); the result is ``(n, canvas_size, canvas_size)`` of the
+    same dtype, image ``i`` with its top-left corner at ``offsets[i] = (row, col)``, each drawn uniformly from
+    ``0 .. canvas_size - h`` (``- w``) by a generator seeded with ``seed``: the same call gives the same set.
+    """
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"images must have shape (n, height, width), got {images.shape}")
+    n, height, width = images.shape
+    if canvas_size < max(height, width):
+        raise ValueError(f"canvas_size must be >= the image size ({height}x{width}), got {canvas_size}")
+    rng = np.random.default_rng(seed)
+    offsets = np.stack([rng.integers(0, canvas_size - height + 1, n),
+                        rng.integers(0, canvas_size - width + 1, n)], axis=1)  # (n, 2): row, column
+    canvases = np.zeros((n, canvas_size, canvas_size), images.dtype)
+    for i, (row, col) in enumerate(offsets):
+        canvases[i, row : row + height, col : col + width] = images[i]
+    return canvases, offsets
+
+
 # --------------------------------------------------------------------------- 2-D toy sets
 
 

@@ -272,3 +272,23 @@ def test_text_corpus_exists_offline():
     assert len(quick.text) == 60_000 and quick.text == corpus.text[:60_000]
     train, val = corpus.split(0.1)
     assert train + val == corpus.text and abs(len(val) - len(corpus.text) / 10) < 2
+
+
+def test_translated_digits_are_reproducible_and_keep_every_pixel():
+    rng = np.random.default_rng(0)
+    images = rng.integers(1, 256, (50, 28, 28)).astype(np.uint8)  # no zero pixel: the ink is easy to find
+    canvases, offsets = data.translate_to_canvas(images, canvas_size=40, seed=3)
+    assert canvases.shape == (50, 40, 40) and canvases.dtype == np.uint8 and offsets.shape == (50, 2)
+    assert offsets.min() >= 0 and offsets.max() <= 12 and len({tuple(o) for o in offsets}) > 10  # spread out
+    for image, canvas, (row, col) in zip(images, canvases, offsets, strict=True):
+        np.testing.assert_array_equal(canvas[row : row + 28, col : col + 28], image)
+        assert int((canvas > 0).sum()) == 28 * 28  # nothing else is inked
+    again, same_offsets = data.translate_to_canvas(images, canvas_size=40, seed=3)
+    np.testing.assert_array_equal(again, canvases)
+    np.testing.assert_array_equal(same_offsets, offsets)
+    _, other = data.translate_to_canvas(images, canvas_size=40, seed=4)
+    assert not np.array_equal(other, offsets)
+    with pytest.raises(ValueError, match="canvas_size"):
+        data.translate_to_canvas(images, canvas_size=20)
+    with pytest.raises(ValueError, match="shape"):
+        data.translate_to_canvas(images[0])
