@@ -462,3 +462,18 @@ def test_lesson_cells_that_raise_are_listed_in_order_and_noted():
     assert runner.lesson_errors_of({1: record("lesson", 1)}) == []
     many = runner.lesson_error_note([{"cell": i, "ename": "E", "evalue": ""} for i in range(5)])
     assert many.endswith("cell 2: E; and 2 more")
+
+
+@pytest.mark.parametrize(("lesson_import", "first"), [
+    ("from labs_lib import checks, gpt2", True),  # labs_lib.gpt2 imports KerasHub when a cell uses it
+    ("import keras_hub", True),
+    ("from labs_lib import checks", False),
+])
+def test_libraries_that_change_tensorflow_on_import_are_imported_before_student_code(lesson_import, first):
+    source = fixture_source()
+    source.cells[1].source = lesson_import + "\n" + source.cells[1].source
+    built = assemble.assemble(source, filled(release.student_edition(source), source), "99_fixture.ipynb",
+                              nonce="n0nce")
+    bootstrap = built.nb.cells[0]
+    assert bootstrap.metadata["labs_grading"]["kind"] == "bootstrap"
+    assert ("'keras_hub'" in bootstrap.source) is first  # imported by the guard, so its changes are the recorded state

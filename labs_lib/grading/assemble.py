@@ -27,6 +27,10 @@ KINDS = ("bootstrap", "lesson", "snapshot", "restore", "solution", "stub", "adde
 GRADER_KINDS = {"bootstrap", "snapshot", "restore", "guard", "verify"}
 STUDENT_KINDS = {"solution", "added"}
 HEAVY_LIBRARIES = ("tensorflow", "keras")  # protected by the guard when the lesson imports them
+# Libraries whose import changes the protected ones (importing KerasHub binds attributes of tensorflow.compat and
+# tensorflow.keras). When the lesson uses them (directly, or through the labs_lib module named), the guard imports
+# them at bootstrap, before any student code, so that what they change is the recorded state and not tampering.
+IMPORTED_FIRST = {"keras_hub": ("keras_hub", "labs_lib.gpt2")}
 REDACT_MIN_CHARS = 20  # hidden-test lines at least this long are removed from student outputs in feedback
 
 
@@ -129,7 +133,9 @@ def assemble(source: Any, submission: Any, name: str = "notebook", nonce: str | 
             for node in (tree.body if tree else []):
                 if node.__class__.__name__ == "ImportFrom" and node.module == "labs_lib":
                     imports |= {f"labs_lib.{a.name}" for a in node.names if a.name != "grading"}
-            imports |= {m for m in review.imported_modules(cell.source) if m in HEAVY_LIBRARIES}
+            imported = review.imported_modules(cell.source)
+            imports |= {m for m in imported if m in HEAVY_LIBRARIES}
+            imports |= {first for first, users in IMPORTED_FIRST.items() if set(users) & (imported | imports)}
     protect = sorted(m for m in imports if m in HEAVY_LIBRARIES)
     imports_list = sorted(imports | {"numpy", "math", "labs_lib.checks"})
 
