@@ -21,7 +21,8 @@ import time
 
 from benchmarks.common import RESULTS, ROOT, missing, show
 
-BENCHMARKS = ("course", "overhead", "flops", "pipeline", "scaling", "widgets", "grading_throughput", "standin")
+BENCHMARKS = ("course", "overhead", "flops", "pipeline", "scaling", "widgets", "grading_throughput", "standin",
+              "kv_cache")
 
 
 def run_one(name: str, quick: bool, folder, timeout: float) -> dict:

@@ -9,10 +9,12 @@ gives every layer a readable name. Builders return uncompiled models; compile th
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers
 
 from labs_lib import device
@@ -246,31 +248,46 @@ class PositionalEmbedding(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="labs_lib")
+def gelu_tanh(x):
+    """GELU in GPT-2's tanh approximation: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": gelu_tanh}  # feed-forward activations of TransformerBlock
+
+
+@keras.saving.register_keras_serializable(package="labs_lib")
 class TransformerBlock(layers.Layer):
     """Multi-head self-attention and a feed-forward network, each with a residual and layer normalization.
 
     ``norm_first=False`` is the original (post-norm) encoder block; ``norm_first=True`` the pre-norm
     block GPT uses. ``causal=True`` lets each position attend only to itself and earlier positions.
+    ``activation`` is the feed-forward network's: ``"gelu"`` (exact) or ``"gelu_tanh"`` (GPT-2's tanh approximation);
+    ``epsilon`` is the layer normalizations' (GPT-2 uses 1e-5).
     """
 
     def __init__(self, d_model: int, num_heads: int, ff_dim: int, dropout: float = 0.1,
-                 causal: bool = False, norm_first: bool = False, **kwargs):
+                 causal: bool = False, norm_first: bool = False, activation: str = "gelu",
+                 epsilon: float = 1e-6, **kwargs):
         super().__init__(**kwargs)
         if d_model % num_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         _check_rate("dropout", dropout)
         self.d_model, self.num_heads, self.ff_dim = d_model, num_heads, ff_dim
         self.dropout_rate, self.causal, self.norm_first = dropout, causal, norm_first
+        self.activation, self.epsilon = activation, epsilon
         policy = self.dtype_policy  # sublayers follow this layer's dtype (e.g. dtype="float32" under mixed precision)
         self.attention = layers.MultiHeadAttention(num_heads, d_model // num_heads, dropout=dropout, dtype=policy,
                                                    name="attention")
         self.feed_forward = keras.Sequential(
-            [layers.Dense(ff_dim, activation="gelu", dtype=policy, name="expand"),
+            [layers.Dense(ff_dim, activation=ACTIVATIONS[activation], dtype=policy, name="expand"),
              layers.Dense(d_model, dtype=policy, name="project")],
             name="feed_forward",
         )
-        self.norm1 = layers.LayerNormalization(epsilon=1e-6, dtype=policy, name="norm1")
-        self.norm2 = layers.LayerNormalization(epsilon=1e-6, dtype=policy, name="norm2")
+        self.norm1 = layers.LayerNormalization(epsilon=epsilon, dtype=policy, name="norm1")
+        self.norm2 = layers.LayerNormalization(epsilon=epsilon, dtype=policy, name="norm2")
         self.dropout1 = layers.Dropout(dropout, dtype=policy)
         self.dropout2 = layers.Dropout(dropout, dtype=policy)
 
@@ -302,7 +319,7 @@ class TransformerBlock(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "d_model": self.d_model, "num_heads": self.num_heads,
                 "ff_dim": self.ff_dim, "dropout": self.dropout_rate, "causal": self.causal,
-                "norm_first": self.norm_first}
+                "norm_first": self.norm_first, "activation": self.activation, "epsilon": self.epsilon}
 
 
 @dataclass
@@ -339,28 +356,72 @@ def build_transformer(config: TransformerConfig | None = None, profile: device.D
 @dataclass
 class GPTConfig:
     vocab_size: int = 96  # number of distinct tokens
-    seq_len: int = 64  # context length: tokens the model sees at once
+    seq_len: int = 64  # context length: tokens the model sees at once (one learned vector per position)
     d_model: int = 64  # size of each token vector
     num_heads: int = 4  # attention heads per block
     num_layers: int = 2  # Transformer blocks
     ff_dim: int = 256  # hidden units of each feed-forward network (4 x d_model, as in GPT)
     dropout: float = 0.1  # dropout in attention and after each sublayer
+    epsilon: float = 1e-5  # the layer normalizations' epsilon (GPT-2's)
+    dtype: str | None = None  # None follows the global policy; "float32" builds a float32 model under mixed precision
+
+
+@keras.saving.register_keras_serializable(package="labs_lib")
+class GPTEmbedding(layers.Layer):
+    """GPT-2's input and output layer: token embedding plus a learned vector per position, and the tied head.
+
+    ``embedding(tokens)`` gives ``E[token] + P[position]`` (positions from ``start``, 0 by default; no sqrt(d_model)
+    factor, as in GPT-2); ``embedding(h, reverse=True)`` gives the logits ``h @ E.T`` in float32: the output head
+    shares (is *tied* to) the token embedding ``E``, as in GPT-2, so the model has no separate head matrix.
+    """
+
+    def __init__(self, vocab_size: int, seq_len: int, d_model: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.seq_len, self.d_model = vocab_size, seq_len, d_model
+        policy = self.dtype_policy  # sublayers follow this layer's dtype (e.g. dtype="float32" under mixed precision)
+        self.token_embedding = layers.Embedding(vocab_size, d_model, dtype=policy, name="token_embedding")
+        self.position_embedding = layers.Embedding(seq_len, d_model, dtype=policy, name="position_embedding")
+
+    def build(self, input_shape):
+        self.token_embedding.build(input_shape)
+        self.position_embedding.build((self.seq_len,))
+        super().build(input_shape)
+
+    def call(self, inputs, reverse=False, start=0):
+        if reverse:  # (batch, seq_len, d_model) -> (batch, seq_len, vocab_size) logits, always float32
+            table = keras.ops.cast(self.token_embedding.embeddings, "float32")  # (vocab_size, d_model)
+            return keras.ops.matmul(keras.ops.cast(inputs, "float32"), keras.ops.transpose(table))
+        positions = start + keras.ops.arange(keras.ops.shape(inputs)[-1], dtype="int32")  # (seq_len,)
+        return self.token_embedding(inputs) + self.position_embedding(positions)  # (batch, seq_len, d_model)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "seq_len": self.seq_len,
+                "d_model": self.d_model}
 
 
 def build_gpt(config: GPTConfig | None = None, profile: device.DeviceProfile | None = None) -> keras.Model:
-    """A small decoder-only language model: learned positions, pre-norm causal blocks, logits over the vocabulary."""
+    """A small decoder-only language model in GPT-2's architecture.
+
+    Token embedding plus learned positions (:class:`GPTEmbedding`), ``num_layers`` pre-norm causal
+    :class:`TransformerBlock` s (LayerNorm -> attention -> residual; LayerNorm -> GELU (tanh) MLP -> residual),
+    a final LayerNorm, and logits from the head tied to the token embedding. Layers: ``embedding``,
+    ``block1`` ... ``blockN``, ``final_norm``, ``logits`` (an identity in float32: the output is logits).
+    """
     config = config or GPTConfig()
     _check_positive(vocab_size=config.vocab_size, seq_len=config.seq_len, num_layers=config.num_layers)
     with _scope(profile):
         tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-        x = PositionalEmbedding(config.vocab_size, config.seq_len, config.d_model, positions="learned",
-                                name="embedding")(tokens)
+        embedding = GPTEmbedding(config.vocab_size, config.seq_len, config.d_model, dtype=config.dtype,
+                                 name="embedding")
+        x = embedding(tokens)  # (batch, seq_len, d_model)
         for i in range(1, config.num_layers + 1):
-            x = TransformerBlock(config.d_model, config.num_heads, config.ff_dim, config.dropout,
-                                 causal=True, norm_first=True, name=f"block{i}")(x)
-        x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
-        logits = _output(config.vocab_size, None, name="lm_head")(x)
-        return keras.Model(tokens, logits, name="gpt")
+            x = TransformerBlock(config.d_model, config.num_heads, config.ff_dim, config.dropout, causal=True,
+                                 norm_first=True, activation="gelu_tanh", epsilon=config.epsilon,
+                                 dtype=config.dtype, name=f"block{i}")(x)
+        x = layers.LayerNormalization(epsilon=config.epsilon, dtype=config.dtype, name="final_norm")(x)
+        logits = embedding(x, reverse=True)  # (batch, seq_len, vocab_size), float32: the tied head
+        logits = layers.Activation("linear", dtype="float32", name="logits")(logits)  # identity: marks the output
+        return keras.Model(tokens, logits, name="gpt")  # as logits (training.compile then uses from_logits=True)
 
 
 def sample_next(logits: np.ndarray, temperature: float = 1.0, top_k: int | None = None,
@@ -392,3 +453,91 @@ def generate(model: keras.Model, prompt: list[int], num_tokens: int, seq_len: in
         logits = model(context, training=False)[0, -1]  # (vocab_size,)
         ids.append(sample_next(keras.ops.convert_to_numpy(logits), temperature, top_k, rng))
     return ids
+
+
+class Generator:
+    """Fast sampling from a :func:`build_gpt` model, with or without a KV cache; the same tokens as :func:`generate`.
+
+    ``kv_cache=False`` runs the whole sequence through the model for every new token (one traced function for
+    every length): the work per token grows with the position, attention's quadratically. ``kv_cache=True``
+    feeds one token at a time and keeps each block's keys and values in a cache of ``seq_len`` slots (allocated
+    once, so the traced step has fixed shapes): the new token's query attends to the filled slots, so a token
+    costs one position. Learned positions stop at ``seq_len``, so prompt plus new tokens must fit in the context,
+    ``len(prompt) + num_tokens - 1 <= seq_len``; then both give exactly what :func:`generate` gives.
+    ``jit_compile=True`` compiles the cached step with XLA (fewer, fused operations: less overhead per token).
+    """
+
+    def __init__(self, model: keras.Model, kv_cache: bool = True, jit_compile: bool = False):
+        self.model, self.kv_cache = model, kv_cache
+        self.embedding = model.get_layer("embedding")
+        self.blocks = [layer for layer in model.layers if isinstance(layer, TransformerBlock)]
+        self.final_norm = model.get_layer("final_norm")
+        self.seq_len = self.embedding.seq_len
+        self.num_heads = self.blocks[0].num_heads
+        self.head_dim = self.blocks[0].d_model // self.num_heads
+        self.cache_dtype = self.blocks[0].attention.compute_dtype
+        cache = tuple(tf.TensorSpec((None, self.seq_len, self.num_heads, self.head_dim), self.cache_dtype)
+                      for _ in self.blocks)  # (batch, seq_len slots, heads, head_dim) per block
+        self._step = tf.function(self.step, input_signature=[tf.TensorSpec((None, 1), tf.int32),
+                                                             tf.TensorSpec((), tf.int32), cache, cache],
+                                 jit_compile=jit_compile)  # XLA: the step's fixed shapes compile once
+        self._forward = tf.function(lambda ids: model(ids, training=False)[:, -1],
+                                    input_signature=[tf.TensorSpec((None, None), tf.int32)])
+
+    def empty_cache(self, batch_size: int = 1) -> tuple:
+        """One (batch, seq_len, heads, head_dim) array of zeros per block: no slot filled yet."""
+        shape = (batch_size, self.seq_len, self.num_heads, self.head_dim)
+        return tuple(np.zeros(shape, self.cache_dtype) for _ in self.blocks)
+
+    def step(self, token, position, keys, values):
+        """Feed one token at ``position``: ``(logits (batch, V), keys, values)`` with slot ``position`` filled."""
+        ops = keras.ops
+        x = self.embedding(token, start=position)  # (batch, 1, d_model): token vector + position vector
+        zero = ops.zeros((), "int32")
+        slot = ops.stack([zero, ops.cast(position, "int32"), zero, zero])  # where the new key and value go
+        filled = ops.arange(self.seq_len) <= position  # (seq_len,): slots 0..position hold keys (the causal mask)
+        new_keys, new_values = [], []
+        for block, k, v in zip(self.blocks, keys, values, strict=True):
+            attention, h = block.attention, block.norm1(x)
+            q = attention.query_dense(h) * ops.cast(1.0 / math.sqrt(self.head_dim), h.dtype)  # (batch, 1, heads, hd)
+            k = ops.slice_update(k, slot, attention.key_dense(h))  # (batch, seq_len, heads, hd)
+            v = ops.slice_update(v, slot, attention.value_dense(h))
+            scores = ops.einsum("bqhd,bkhd->bhqk", q, k)  # (batch, heads, 1, seq_len)
+            scores = ops.where(filled, scores, ops.cast(-1e4, scores.dtype))  # empty slots get weight 0
+            weights = ops.softmax(ops.cast(scores, "float32"), axis=-1)
+            out = ops.einsum("bhqk,bkhd->bqhd", ops.cast(weights, v.dtype), v)  # (batch, 1, heads, hd)
+            x = x + attention.output_dense(out)
+            x = x + block.feed_forward(block.norm2(x))
+            new_keys.append(k)
+            new_values.append(v)
+        logits = self.embedding(self.final_norm(x), reverse=True)[:, -1]  # (batch, V)
+        return logits, tuple(new_keys), tuple(new_values)
+
+    def generate(self, prompt: list[int], num_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+                 seed: int = 0, step_times: list[float] | None = None) -> list[int]:
+        """Extend ``prompt`` by ``num_tokens`` tokens; ``step_times`` (a list) gets the seconds of each new token.
+
+        With the cache, the first new token's time includes feeding the prompt, one token at a time.
+        """
+        if not prompt:
+            raise ValueError("prompt must hold at least one token id")
+        if len(prompt) + num_tokens - 1 > self.seq_len:
+            raise ValueError(f"prompt ({len(prompt)} tokens) plus {num_tokens} new tokens do not fit in the context "
+                             f"of {self.seq_len} positions (learned positions stop there)")
+        rng = np.random.default_rng(seed)
+        ids = list(prompt)
+        keys = values = self.empty_cache()
+        position = 0  # the next position to feed into the cache
+        while len(ids) < len(prompt) + num_tokens:
+            start = time.perf_counter()
+            if self.kv_cache:
+                while position < len(ids):  # the prompt one token at a time, then each new token once
+                    logits, keys, values = self._step(np.array([[ids[position]]], np.int32), np.int32(position),
+                                                      keys, values)
+                    position += 1
+            else:
+                logits = self._forward(np.array([ids], np.int32))  # the whole sequence again
+            ids.append(sample_next(keras.ops.convert_to_numpy(logits)[0], temperature, top_k, rng))
+            if step_times is not None:
+                step_times.append(time.perf_counter() - start)
+        return ids

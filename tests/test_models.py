@@ -75,12 +75,65 @@ def test_gpt_is_causal():
     assert np.allclose(np.triu(np.asarray(attention)[0, 0], k=1), 0.0), "no weight on later positions"
 
 
+def test_gpt_head_is_tied_to_the_token_embedding_without_a_sqrt_d_factor():
+    config = models.GPTConfig(vocab_size=13, seq_len=6, d_model=8, num_heads=2, num_layers=1, ff_dim=16, dropout=0.0)
+    model = models.build_gpt(config)
+    tokens = np.array([[3, 1, 4, 1, 5, 9]], "int32")
+    embedding = model.get_layer("embedding")
+    E = np.asarray(embedding.token_embedding.embeddings)  # (V, d_model)
+    P = np.asarray(embedding.position_embedding.embeddings)  # (seq_len, d_model)
+    np.testing.assert_allclose(np.asarray(embedding(tokens))[0], E[tokens[0]] + P, rtol=1e-6)
+    hidden = keras.Model(model.inputs[0], model.get_layer("final_norm").output)(tokens)
+    np.testing.assert_allclose(np.asarray(model(tokens)), np.asarray(hidden) @ E.T, rtol=1e-5, atol=1e-6)
+    # parameters: embeddings, per block 4 d^2 + 4 d (attention) + 2 d ff + ff + d (MLP) + 4 d (norms), final norm
+    d, ff, V, T = 8, 16, 13, 6
+    assert model.count_params() == V * d + T * d + (4 * d * d + 4 * d + 2 * d * ff + ff + d + 4 * d) + 2 * d
+    block = model.get_layer("block1")
+    assert block.epsilon == 1e-5 and block.activation == "gelu_tanh"
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_kv_cache_generation_gives_the_same_tokens_as_generate(jit_compile):
+    config = models.GPTConfig(vocab_size=17, seq_len=12, d_model=16, num_heads=2, num_layers=2, ff_dim=32, dropout=0.0)
+    model = models.build_gpt(config)
+    prompt = [1, 2, 3]
+    cached = models.Generator(model, kv_cache=True, jit_compile=jit_compile)
+    uncached = models.Generator(model, kv_cache=False)
+    for kwargs in ({"top_k": 1}, {"temperature": 1.0, "seed": 4}, {"temperature": 2.0, "top_k": 5, "seed": 1}):
+        expected = models.generate(model, prompt, num_tokens=10, seq_len=12, **kwargs)
+        assert cached.generate(prompt, 10, **kwargs) == expected
+        assert uncached.generate(prompt, 10, **kwargs) == expected
+    times = []
+    cached.generate(prompt, 5, step_times=times)
+    assert len(times) == 5 and all(t > 0 for t in times)
+    with pytest.raises(ValueError, match="do not fit"):
+        cached.generate(prompt, 11)  # 3 + 11 - 1 = 13 positions > 12
+
+
+def test_kv_cache_step_logits_match_the_full_forward_pass():
+    config = models.GPTConfig(vocab_size=11, seq_len=7, d_model=8, num_heads=2, num_layers=2, ff_dim=16, dropout=0.0)
+    model = models.build_gpt(config)
+    tokens = np.array([[5, 3, 9, 0, 2, 2, 7]], "int32")
+    full = np.asarray(model(tokens))[0]  # (T, V)
+    generator = models.Generator(model)
+    keys = values = generator.empty_cache()
+    for t in range(7):
+        logits, keys, values = generator.step(tokens[:, t:t + 1], t, keys, values)
+        np.testing.assert_allclose(np.asarray(logits)[0], full[t], rtol=1e-5, atol=1e-5)
+
+
 def test_mixed_precision_keeps_output_in_float32():
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        for model in [models.build_mlp(), models.build_cnn(), models.build_gpt(models.GPTConfig(vocab_size=10, seq_len=4, d_model=8, num_heads=2, ff_dim=16))]:
+        for model in [models.build_mlp(), models.build_cnn()]:
             assert model.layers[-1].dtype_policy.compute_dtype == "float32", model.name
             assert model.layers[1].dtype_policy.compute_dtype == "float16", model.name
+        gpt = models.build_gpt(models.GPTConfig(vocab_size=10, seq_len=4, d_model=8, num_heads=2, ff_dim=16))
+        assert gpt.get_layer("block1").compute_dtype == "float16"
+        assert gpt(np.zeros((2, 4), "int32")).dtype == "float32"  # the tied head computes the logits in float32
+        gpt32 = models.build_gpt(models.GPTConfig(vocab_size=10, seq_len=4, d_model=8, num_heads=2, ff_dim=16,
+                                                  dtype="float32"))
+        assert {layer.compute_dtype for layer in gpt32.layers[1:]} == {"float32"}
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
