@@ -24,21 +24,21 @@ from labs_lib import models
 INSTALL = 'pip install "keras-hub>=0.32"  (or: pip install -e ".[hub]")'
 
 
-def keras_hub_available() -> bool:
-    """Whether ``import keras_hub`` works here."""
-    try:
-        import keras_hub  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _require_keras_hub():
     try:
         import keras_hub
     except ImportError as error:
         raise ImportError(f"KerasHub is not installed: {INSTALL}") from error
     return keras_hub
+
+
+def keras_hub_available() -> bool:
+    """Whether ``import keras_hub`` works here."""
+    try:
+        _require_keras_hub()
+    except ImportError:
+        return False
+    return True
 
 
 def config_of(backbone) -> models.GPTConfig:
