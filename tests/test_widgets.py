@@ -27,6 +27,7 @@ from labs_lib.widgets import (
     TrainingPlayground,
     attention_maps,
     descend,
+    display,
     fit_with_settings,
     plot_attention,
     plot_descent,
@@ -36,6 +37,7 @@ from labs_lib.widgets import (
 )
 from labs_lib.widgets import descent as descent_module
 from labs_lib.widgets.attention import MEAN_OF_HEADS, strongest_links
+from labs_lib.widgets.playground import PlaygroundDrawing
 
 from conftest import run_python
 
@@ -187,10 +189,64 @@ def test_playground_trains_and_draws_under_mixed_precision(policy):
         assert trainer.model.get_layer("hidden1").dtype_policy.name == policy
         assert trainer.predict(np.zeros((3, 2), dtype="float32")).dtype == np.float32
         assert all(math.isfinite(v) for v in trainer.history["loss"])
-        fig = plot_playground(trainer)  # contourf refused a bfloat16 grid before the output was float32
+        fig = plot_playground(trainer)  # matplotlib refuses a bfloat16 grid: the output is float32
         plt.close(fig)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    """A PNG decoded to (height, width, 3) floats from 0 to 255."""
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float)
+
+
+def _from_scratch(trainer) -> np.ndarray:
+    """The picture drawn in full on a new figure, as the widget drew every redraw before it kept its figure."""
+    return _pixels(display.figure_png(plot_playground(trainer, display.new_figure(10, 4.2, dpi=80))))
+
+
+def test_the_kept_playground_figure_follows_the_model_and_equals_a_full_redraw():
+    """The widget redraws by restoring kept pixels and drawing only what changes: it must never show stale parts."""
+    trainer = PlaygroundTrainer(SMALL)
+    drawing = PlaygroundDrawing(display.new_figure(10, 4.2, dpi=80), blit=True)
+    pictures = [_pixels(drawing.draw(trainer))]
+    paths = set()  # which way each picture was made: kept pixels restored, or the static part drawn anew
+    for epoch in range(1, 8):  # the loss panel's limits move at epochs 1 and 5: both paths are taken
+        trainer.train_epoch()
+        full_draws = drawing.full_draws
+        picture = _pixels(drawing.draw(trainer))
+        paths.add("restored" if drawing.full_draws == full_draws else "redrawn")
+        scratch = _from_scratch(trainer)
+        assert picture.shape == scratch.shape == (336, 800, 3)  # fits the Output widget's 350 px
+        boundary = np.abs(picture[:, :330] - pictures[-1][:, :330]).mean()  # the left panel, epoch to epoch
+        assert boundary > 1.0, f"epoch {epoch}: the boundary did not change with the model"
+        stale = np.abs(picture - scratch).mean()  # 0.00002 when measured: a few tick pixels
+        assert stale < 0.02, f"epoch {epoch}: the kept figure differs from a full redraw by {stale:.3f} per pixel"
+        pictures.append(picture)
+    assert paths == {"restored", "redrawn"}
+    assert drawing.full_draws <= 4  # the static part was drawn again only when the limits moved
+
+    trainer.reset(PlaygroundConfig(**{**SMALL.__dict__, "dataset": "circles"}))  # new points: a rebuilt figure
+    trainer.train_epoch()
+    assert np.abs(_pixels(drawing.draw(trainer)) - _from_scratch(trainer)).mean() < 0.02
+
+
+def test_the_playground_widget_shows_what_a_full_redraw_shows():
+    playground = TrainingPlayground(SMALL)
+    empty = _pixels(playground.png)
+    np.testing.assert_allclose(empty, _from_scratch(playground.trainer), atol=8)  # epoch 0: "press Train"
+    playground.on_step()
+    playground.wait()
+    shown = _pixels(playground.png)
+    assert np.abs(shown - empty).mean() > 1.0  # the boundary and the curves moved
+    assert np.abs(shown - _from_scratch(playground.trainer)).mean() < 0.02
+    playground.layers.value = 1  # a new network on the same points: the kept figure, back to epoch 0
+    assert np.abs(_pixels(playground.png) - _from_scratch(playground.trainer)).mean() < 0.02
+    assert not playground.errors
 
 
 def test_train_pause_step_reset_buttons():

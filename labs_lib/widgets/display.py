@@ -72,6 +72,11 @@ def show_figure(out: widgets.Output, fig: Figure, dpi: int = 80) -> bytes:
     return png
 
 
+def show_png(out: widgets.Output, png: bytes, text: str = "<figure>") -> None:
+    """Replace what ``out`` shows with an image already encoded (for example by :func:`canvas_png`), in one update."""
+    out.outputs = (png_output(png, text),)
+
+
 def show_html(out: widgets.Output, markup: str) -> None:
     """Replace what ``out`` shows with HTML (for example a message instead of a figure)."""
     out.outputs = (html_output(markup),)

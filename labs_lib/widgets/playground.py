@@ -9,7 +9,8 @@
   between epochs. Everything random is seeded from ``config.seed`` (initial weights, dropout, the order of the
   examples in each epoch), so the same seed gives the same run again, pauses or not. A run that blows up stops
   with "diverged at step N (...): lower the learning rate" in :attr:`~PlaygroundTrainer.message`.
-- :func:`plot_playground`: the decision boundary beside the loss curves.
+- :func:`plot_playground`: the decision boundary beside the loss curves; :class:`PlaygroundDrawing` keeps that
+  figure so that the widget's redraws only change data.
 
 The static version of the playground, for viewers that cannot run widgets::
 
@@ -446,35 +447,188 @@ def run_playground(config: PlaygroundConfig | None = None, num_epochs: int = 50)
 # --------------------------------------------------------------------------- drawing
 
 
-def plot_playground(trainer: PlaygroundTrainer, fig: Figure | None = None, resolution: int = 80) -> Figure:
-    """Left: the decision boundary with the training points (filled) and validation points (hollow); right: the losses."""
-    if fig is None:
-        import matplotlib.pyplot as plt
+DATA_SETTINGS = ("dataset", "noise", "num_samples", "val_fraction", "seed")  # the settings that move the points
+BANDS = 20  # colour bands of the probability, as contourf's 21 levels from 0 to 1 drew them
+EPOCH_SPANS = (5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)  # the loss panel's x range grows in these steps
+LOSS_TOPS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)  # ... and its y range, times a power of 10
 
-        fig = plt.figure(figsize=(10, 4))
-    ax_data, ax_loss = fig.subplots(1, 2, gridspec_kw={"left": 0.06, "right": 0.98, "bottom": 0.13, "top": 0.84,
-                                                       "wspace": 0.22, "width_ratios": [1, 1.25]})
-    with trainer.lock:
-        history = {key: list(values) for key, values in trainer.history.items()}
-        config, summary = trainer.config, trainer.summary()
-        X_val, y_val = trainer.splits.X_val, trainer.splits.y_val
-        if trainer.diverged:
-            def predict(points):  # nothing sensible to draw: an undecided (0.5) background
-                return np.full((len(points), 1), 0.5)
+
+def _loss_limits(history: dict[str, list[float]]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The loss panel's (x, y) limits: round numbers that change only now and then, not at every epoch.
+
+    While they stay the same, the panel's ticks, labels and grid stay the same pixels, and a redraw keeps them.
+    """
+    count = len(history["loss"])
+    if not count:
+        return (0.0, 10.0), (0.0, 1.0)
+    span = next((n for n in EPOCH_SPANS if n >= 1.05 * count), math.ceil(1.05 * count))
+    finite = [v for v in history["loss"] + history["val_loss"] if math.isfinite(v)] or [1.0]
+    high = max(max(finite) * 1.05, 1e-3)
+    power = 10.0 ** math.floor(math.log10(high))
+    top = next(m * power for m in LOSS_TOPS if m * power >= high * (1 - 1e-9))
+    return (0.0, float(span)), (0.0, float(top))
+
+
+class PlaygroundDrawing:
+    """The figure of :func:`plot_playground`, kept so that a redraw only changes data.
+
+    Building the figure (axes, ticks, the points, a new ``contourf``) was most of a redraw's time. Here the
+    probability of class 1 is an ``imshow`` on a grid fixed by the data set, so a redraw predicts on that grid and
+    calls ``set_data``; the loss curves are two lines whose data change, on limits that move in round steps
+    (:func:`_loss_limits`). :meth:`update` does that while the points stay the same (the settings in
+    :data:`DATA_SETTINGS`), and rebuilds otherwise.
+
+    With ``blit=True`` (the widget) :meth:`png` goes further, as matplotlib's animations do: the figure without
+    what changes (axes, ticks, labels, titles, grid) is rendered once and kept as pixels, again only when the loss
+    panel's limits move; each picture restores those pixels, draws the boundary, the points, the legends, the
+    curves and the summary on top, and encodes the canvas. A static figure (``blit=False``, what
+    :func:`plot_playground` makes) is drawn in full by whoever shows it.
+    """
+
+    def __init__(self, fig: Figure | None = None, blit: bool = False, resolution: int = 80, margin: float = 0.3):
+        self.fig = fig
+        self.blit = blit
+        self.resolution = resolution  # grid points per side where the model is asked (80 x 80 predictions)
+        self.margin = margin  # space around the points, in data units
+        self.key: tuple | None = None
+        self.lock = threading.Lock()  # one picture at a time: the widget draws from two threads
+        self.full_draws = 0  # how many times png() rendered the static part (blit mode): a test reads it
+        self._background = None  # the static pixels (blit mode) and the loss limits they were drawn with
+        self._markers: bool | None = None  # whether the curves show a point per epoch (the legend follows)
+
+    def _build(self, dataset: str, X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray,
+               y_val: np.ndarray) -> None:
+        import matplotlib
+
+        if self.fig is None:
+            import matplotlib.pyplot as plt
+
+            self.fig = plt.figure(figsize=(10, 4))
+        fig = self.fig
+        fig.clear()
+        self.ax_data, self.ax_loss = ax_data, ax_loss = fig.subplots(
+            1, 2, gridspec_kw={"left": 0.06, "right": 0.98, "bottom": 0.13, "top": 0.84, "wspace": 0.22,
+                               "width_ratios": [1, 1.25]})
+        points = np.concatenate([X_train, X_val])  # (n, 2): the window holds every point
+        (x0, y0), (x1, y1) = points.min(axis=0) - self.margin, points.max(axis=0) + self.margin
+        r = self.resolution
+        gx, gy = np.meshgrid(np.linspace(x0, x1, r), np.linspace(y0, y1, r))  # (r, r) each
+        self._grid = np.c_[gx.ravel(), gy.ravel()].astype(np.float32)  # (r * r, 2): where the model is asked
+        dx, dy = (x1 - x0) / (r - 1), (y1 - y0) / (r - 1)  # a grid point is the centre of its pixel
+        self._image = ax_data.imshow(
+            np.full((r, r), 0.5), cmap=matplotlib.colormaps["RdBu_r"].resampled(BANDS), vmin=0.0, vmax=1.0,
+            alpha=0.35, origin="lower", extent=(x0 - dx / 2, x1 + dx / 2, y0 - dy / 2, y1 + dy / 2),
+            interpolation="bilinear", interpolation_stage="data", aspect="auto")  # bands with smooth edges
+        markers = "os^Dv"  # a shape per class, so classes stay apart in grey-scale too
+        self._points = []
+        for k, cls in enumerate(np.unique(y_train)):
+            train = X_train[y_train == cls]
+            self._points.append(ax_data.scatter(
+                train[:, 0], train[:, 1], color=plots.COLORS[k % len(plots.COLORS)], marker=markers[k % 5],
+                edgecolors="white", linewidths=0.6, s=22, label=f"class {cls}"))
+        for k, cls in enumerate(np.unique(y_val)):
+            val = X_val[y_val == cls]
+            self._points.append(ax_data.scatter(
+                val[:, 0], val[:, 1], facecolors="none", edgecolors=plots.COLORS[k % len(plots.COLORS)],
+                marker=markers[k % 5], s=20, linewidths=0.9))
+        self._data_legend = ax_data.legend(fontsize="x-small", loc="upper right")
+        ax_data.set_xlim(x0, x1)
+        ax_data.set_ylim(y0, y1)
+        ax_data.set_title(f"{dataset}: the boundary (hollow points: validation)", fontsize=9, y=1.01)
+
+        style = {"marker": "o", "ms": 3, "color": plots.COLORS[0]}  # as plots.plot_history draws one run
+        self._train_line = ax_loss.plot([], [], ls="-", label="training", **style)[0]
+        self._val_line = ax_loss.plot([], [], ls="--", label="validation", **style)[0]
+        self._empty = ax_loss.text(0.5, 0.5, "press Train or Step", ha="center", va="center",
+                                   transform=ax_loss.transAxes, color="0.4")
+        self._loss_legend = None
+        self._markers = None
+        ax_loss.set_title("loss (solid: training, dashed: validation)", fontsize=9, y=1.01)
+        ax_loss.set_xlabel("epoch")
+        ax_loss.set_ylabel("binary cross-entropy")
+        ax_loss.grid(alpha=0.3)
+        self._summary = fig.suptitle("", fontsize=10)
+        self._background = None
+        if self.blit:  # drawn by png() on top of the kept pixels, left out of the full draw that makes them
+            for artist in self._changing():
+                artist.set_animated(True)
+
+    def _changing(self) -> list:
+        """What a redraw changes, in the order a full draw paints it."""
+        return [self._image, *self._points, *self.ax_data.spines.values(), self._data_legend,  # spines on top
+                self._train_line, self._val_line, *self.ax_loss.spines.values(), self._empty, self._summary]
+
+    def update(self, trainer: PlaygroundTrainer) -> Figure:
+        """Draw where ``trainer`` stands: on the kept figure while the points are the same, else on a rebuilt one."""
+        with trainer.lock:
+            config, splits = trainer.config, trainer.splits
+            key = (*(getattr(config, name) for name in DATA_SETTINGS), self.resolution)
+            if key != self.key or self.fig is None:
+                self._build(config.dataset, splits.X_train, splits.y_train, splits.X_val, splits.y_val)
+                self.key = key
+            history = {name: list(values) for name, values in trainer.history.items()}
+            summary, diverged = trainer.summary(), trainer.diverged
+            # Diverged: nothing sensible to draw, so an undecided (0.5) background.
+            z = np.full(len(self._grid), 0.5) if diverged else trainer.predict(self._grid)
+        r = self.resolution
+        self._image.set_data(np.asarray(z, dtype=np.float32).reshape(r, r))  # (r, r): probability of class 1
+
+        count = len(history["loss"])
+        for line, name in ((self._train_line, "loss"), (self._val_line, "val_loss")):
+            values = history[name]
+            line.set_data(np.arange(1, len(values) + 1), values)
+        markers = count <= 30  # a point per epoch while there are few
+        if count and markers != self._markers:  # the legend copies the lines' style when it is made
+            for line in (self._train_line, self._val_line):
+                line.set_marker("o" if markers else "None")
+            if self._loss_legend is not None:
+                self._loss_legend.remove()
+            self._loss_legend = self.ax_loss.legend(fontsize="small", loc="upper right")
+            self._loss_legend.set_animated(self.blit)
+            self._markers = markers
+        if self._loss_legend is not None:
+            self._loss_legend.set_visible(bool(count))
+        self._empty.set_visible(count == 0)
+        xlim, ylim = _loss_limits(history)
+        self.ax_loss.set_xlim(*xlim)
+        self.ax_loss.set_ylim(*ylim)
+        self._summary.set_text(summary)
+        self._summary.set_color(display.COLORS["error"] if diverged else "black")
+        return self.fig
+
+    def png(self) -> bytes:
+        """The figure as PNG bytes (80 dpi); in blit mode only what changes is drawn anew."""
+        if not self.blit:
+            return display.figure_png(self.fig)
+        canvas = self.fig.canvas
+        static = (self.ax_loss.get_xlim(), self.ax_loss.get_ylim())  # what the kept pixels depend on
+        if self._background is None or self._background[1] != static:
+            canvas.draw()  # everything but the changing artists
+            self._background = (canvas.copy_from_bbox(self.fig.bbox), static)
+            self.full_draws += 1
         else:
-            predict = trainer.predict
-        plots.decision_boundary(predict, trainer.splits.X_train, trainer.splits.y_train, ax=ax_data,
-                                resolution=resolution)
-    for k, cls in enumerate(np.unique(y_val)):
-        points = X_val[y_val == cls]
-        ax_data.scatter(points[:, 0], points[:, 1], facecolors="none", edgecolors=plots.COLORS[k], marker="os"[k % 2],
-                        s=20, linewidths=0.9)
-    ax_data.set_title(f"{config.dataset}: the boundary (hollow points: validation)", fontsize=9, y=1.01)
-    ax_data.legend(fontsize="x-small", loc="upper right")
-    plots.plot_history(history, ("loss",), "loss (solid: training, dashed: validation)", axes=[ax_loss],
-                       empty="press Train or Step")
-    ax_loss.set_ylabel("binary cross-entropy")
-    if history["loss"]:
-        ax_loss.set_ylim(bottom=0)
-    fig.suptitle(summary, fontsize=10, color=display.COLORS["error"] if trainer.diverged else "black")
-    return fig
+            canvas.restore_region(self._background[0])
+        changing = self._changing()
+        if self._loss_legend is not None:  # above the curves, below the figure's summary
+            changing.insert(-1, self._loss_legend)
+        for artist in changing:  # in the order a full draw paints them
+            if artist.axes is not None:
+                artist.axes.draw_artist(artist)
+            else:
+                self.fig.draw_artist(artist)
+        return display.canvas_png(canvas)
+
+    def draw(self, trainer: PlaygroundTrainer) -> bytes:
+        """:meth:`update`, then :meth:`png`, as one step (safe when two threads draw)."""
+        with self.lock:
+            self.update(trainer)
+            return self.png()
+
+
+def plot_playground(trainer: PlaygroundTrainer, fig: Figure | None = None, resolution: int = 80) -> Figure:
+    """Left: the decision boundary with the training points (filled) and validation points (hollow); right: the losses.
+
+    With ``fig=None`` the figure is made with ``pyplot`` (so a notebook shows it); the widget keeps a
+    :class:`PlaygroundDrawing` instead, to redraw faster.
+    """
+    return PlaygroundDrawing(fig, resolution=resolution).update(trainer)

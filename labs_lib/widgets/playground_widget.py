@@ -3,7 +3,7 @@
 All the logic is in :mod:`labs_lib.widgets.playground`; this module only wires controls to it. Training runs in
 a background thread (:mod:`labs_lib.widgets.background`), so the notebook stays responsive and *Pause* is handled
 while the model trains; the thread redraws the decision boundary and the loss curves in the one ``Output``
-widget at most every ``draw_every`` seconds.
+widget at most every ``draw_every`` seconds, on one kept figure (:class:`~labs_lib.widgets.playground.PlaygroundDrawing`).
 
 Changing the data, the network or the optimizer restarts the run from epoch 0 (the same seed gives the same
 run: *Reset* is a rewind). The learning rate and the batch size apply from the next step, without a restart,
@@ -25,9 +25,9 @@ from labs_lib.widgets.playground import (
     ACTIVATIONS,
     INITIALIZERS,
     PlaygroundConfig,
+    PlaygroundDrawing,
     PlaygroundTrainer,
     notes,
-    plot_playground,
     to_keras_code,
 )
 
@@ -56,6 +56,7 @@ class TrainingPlayground:
         self.draws = 0  # how many pictures have been shown
         self._height = height  # of the Output widget: fixed, so redrawing never makes the page jump
         self._syncing = False  # True while controls are set from a config (their observers stay quiet)
+        self._drawing = PlaygroundDrawing(display.new_figure(10, 4.2, dpi=80), blit=True)  # a redraw changes data
         self._build_controls(config)
         self.redraw()
 
@@ -333,8 +334,9 @@ class TrainingPlayground:
     # ------------------------------------------------------------------ drawing
     def redraw(self) -> None:
         """Draw the boundary and the curves into the Output widget (safe from the training thread)."""
-        fig = plot_playground(self.trainer, display.new_figure(10, 4.2))
-        self.png = display.show_figure(self.output, fig)
+        png = self._drawing.draw(self.trainer)
+        display.show_png(self.output, png, f"<figure: {self.trainer.summary()}>")
+        self.png = png
         self.draws += 1
 
     @property
