@@ -11,6 +11,7 @@ import os
 import platform
 import sys
 from pathlib import Path
+from typing import Any
 
 PACKAGES = ("tensorflow", "keras", "numpy", "scikit-learn", "matplotlib", "jupyterlab", "ipywidgets",
             "papermill", "nbformat", "nbclient", "labs-lib")
@@ -116,7 +117,7 @@ def release(args: argparse.Namespace) -> int:
     from labs_lib.grading.schema import SchemaError
 
     try:
-        report = releasing.release_course(Path(args.source), Path(args.output))
+        report = releasing.release_course(Path(args.source), Path(args.output), nbgrader=args.nbgrader)
     except SchemaError as error:
         print(error, file=sys.stderr)
         return 2
@@ -127,20 +128,36 @@ def release(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     print(f"{len(report.notebooks)} notebook(s), {report.exercises} exercise(s), {report.points} point(s); "
           f"manifest: {report.manifest}")
+    for line in report.unscored:
+        print(f"graded by hand: {line}")
     return 0
 
 
 def grade(args: argparse.Namespace) -> int:
     """Grade a folder of submissions; gradebook, feedback pages and summary go to the output folder."""
+    from labs_lib.grading import lms
     from labs_lib.grading.grade import GradeOptions, grade_folder
     from labs_lib.grading.limits import Limits
     from labs_lib.grading.schema import SchemaError
 
+    roster = None
+    if args.roster:  # checked before grading, which may take long; labs export then uses it
+        try:
+            roster = lms.read_roster(Path(args.roster))
+        except ValueError as error:
+            print(f"labs grade: {error}", file=sys.stderr)
+            return 2
+    try:
+        policy, clear_deadline, threshold = _grade_deadline(args)
+    except ValueError as error:  # DeadlineError: a bad date, penalty, duration or file, with what to write
+        print(f"labs grade: {error}", file=sys.stderr)
+        return 2
     options = GradeOptions(
         workers=args.workers, parameters={name: _parameter_value(value) for name, value in args.parameter},
         seed=args.seed, quick=not args.full, isolation=args.isolation, force=args.force, scheduler=args.scheduler,
         manifest=Path(args.manifest) if args.manifest else None, progress=not args.no_progress,
         limits=Limits(cell_timeout=args.cell_timeout, wall_timeout=args.timeout, memory_mb=args.memory),
+        deadline=policy, clear_deadline=clear_deadline, similarity_threshold=threshold,
     )
     try:
         report = grade_folder(Path(args.submissions), Path(args.source), Path(args.output), options)
@@ -156,8 +173,67 @@ def grade(args: argparse.Namespace) -> int:
         return 130
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if roster is not None:
+        unknown = lms.remember_roster(Path(args.output), roster)
+        if unknown:
+            print(f"warning: graded but not in the roster {args.roster}: {', '.join(unknown)}", file=sys.stderr)
     print(f"graded {report.graded} submission(s), {report.skipped} up to date (isolation: {report.isolation})")
     print(f"gradebook: {report.gradebook}\nsummary:   {report.summary}\nhistogram: {report.histogram}")
+    if policy is not None:
+        print(f"deadline:  {policy.describe()}")
+    if report.repenalised:
+        print(f"lateness recomputed for {report.repenalised} student(s) already graded (nothing regraded)")
+    print(f"similarity: {report.similarity} ({report.similar_pairs} pair(s) at or above {threshold:g})")
+    return 0
+
+
+def _grade_deadline(args: argparse.Namespace) -> tuple[Any, bool, float]:
+    """``labs grade``'s deadline policy (or None), whether to forget the kept one, and the similarity threshold."""
+    from labs_lib.grading import deadlines, similarity
+
+    threshold = similarity.parse_threshold(args.similarity_threshold)
+    policy, clear = deadlines.from_options(args.deadline, args.grace, args.late_penalty, args.penalty_cap,
+                                           args.extensions, args.timestamps)
+    if policy is not None and deadlines.naive_deadline(args.deadline):
+        print(f"note: --deadline {args.deadline} has no time zone: read as UTC", file=sys.stderr)
+    return policy, clear, threshold
+
+
+def export(args: argparse.Namespace) -> int:
+    """Write one or more grading folders as a Canvas, Moodle, plain or term CSV (see :mod:`labs_lib.grading.lms`)."""
+    from labs_lib.grading import lms, term
+
+    try:
+        weights = term.parse_weights(args.weights)
+        book = term.load_term([Path(folder) for folder in args.folders], weights)
+        roster_path = Path(args.roster) if args.roster else lms.remembered_roster([Path(f) for f in args.folders])
+        roster = lms.read_roster(roster_path) if roster_path else None
+        if roster_path and not args.roster:
+            print(f"roster: {roster_path} (from labs grade --roster)")
+        names = lms.parse_assignment_names(args.assignment_name, [part.label for part in book.parts])
+        options = lms.ExportOptions(format=args.format, missing=args.missing, identity=args.lms_id,
+                                    assignment_names=names)
+        report = lms.export(book, Path(args.output), roster, options)
+    except ValueError as error:  # TermError and RosterError are ValueErrors with what to fix
+        print(f"labs export: {error}", file=sys.stderr)
+        return 2
+    fill = "0" if args.missing == "zero" else "left blank"
+    if report.not_in_roster:
+        kept = "kept, with no name" if report.format == "term" else "NOT exported"
+        print(f"warning: graded but not in the roster ({kept}): {', '.join(report.not_in_roster)}", file=sys.stderr)
+    if report.no_submission:
+        print(f"note: in the roster with no submission ({fill}): {', '.join(report.no_submission)}", file=sys.stderr)
+    partial = {s: labels for s, labels in report.missing.items() if s not in report.no_submission}
+    totals = report.format in ("plain", "term")
+    for student, labels in partial.items():
+        print(f"note: {student} has no submission in {', '.join(labels)} "
+              + ("(0 in the total)" if totals else f"({fill} in the file)"), file=sys.stderr)
+    if book.weighted and not totals:
+        print(f"note: {report.format} gets each notebook's points; the weights only change plain and term totals "
+              "(weight the assignments in the LMS)", file=sys.stderr)
+    weighting = ("weighted " + ",".join(f"{p.label}={p.weight:g}" for p in book.parts)
+                 if book.weighted and totals else "one column per folder" if not totals else "unweighted")
+    print(f"wrote {report.path}: {report.format}, {report.rows} student(s), {len(book.parts)} folder(s), {weighting}")
     return 0
 
 
@@ -174,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("release", help="write student editions (stubs, no hidden tests) and a manifest")
     p.add_argument("source", help="the course folder (notebooks/) or one notebook")
     p.add_argument("-o", "--output", required=True, help="folder for the student editions, e.g. release/")
+    p.add_argument("--nbgrader", action="store_true",
+                   help="also write nbgrader's cell metadata into the editions (for nbgrader's tools)")
     p.set_defaults(func=release)
     p = commands.add_parser("grade", help="grade a folder of submissions: gradebook, feedback pages, summary")
     p.add_argument("submissions", help="folder of student_id.ipynb files or student_id/NN_name.ipynb folders")
@@ -194,7 +272,37 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:8786) to grade on a cluster")
     p.add_argument("--manifest", help="release manifest.json: warn if the source changed since the release")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--roster", help="roster CSV (student ids to LMS identities): checked now, used by labs export")
+    p.add_argument("--deadline", help="ISO 8601 deadline, e.g. 2026-12-03T23:59+01:00 (no time zone: UTC); "
+                                      "kept for later runs; 'none' removes it")
+    p.add_argument("--grace", help="lateness that costs nothing, e.g. 15m, 2h, 1d (default 0)")
+    p.add_argument("--late-penalty", help="percent of the notebook's points per started day or hour after the "
+                                          "grace period, e.g. 10%%/day or 2%%/hour (default: none, lateness only)")
+    p.add_argument("--penalty-cap", help="the most lateness can cost, e.g. 50%% (default 100%%)")
+    p.add_argument("--extensions", help="CSV student,deadline or student,hours: per-student extensions")
+    p.add_argument("--timestamps", help="CSV student,time (or an LMS download: Canvas submitted_at, Moodle's "
+                                        "grading worksheet); default: the files' modification times")
+    p.add_argument("--similarity-threshold", default="0.7",
+                   help="similarity (0-1 or %%) from which pairs of solutions are listed in summary.html (default 0.7)")
     p.set_defaults(func=grade)
+    p = commands.add_parser("export", help="grading folders as a Canvas, Moodle, plain or term CSV (LMS import)")
+    p.add_argument("folders", nargs="+", help="labs grade output folders, one per notebook (grades/04 grades/07)")
+    p.add_argument("--format", choices=("canvas", "moodle", "plain", "term"), default="plain",
+                   help="canvas/moodle: their grade import CSV; plain: one total per student; term: the term "
+                        "gradebook (default plain)")
+    p.add_argument("--roster", help="CSV mapping student ids to LMS identities (needed for canvas and moodle)")
+    p.add_argument("-o", "--output", required=True, help="the CSV file to write, e.g. export.csv")
+    p.add_argument("--weights", "--weight", dest="weights", action="append", metavar="LABEL=W[,LABEL=W]",
+                   help="weight per folder (its name): --weights 04=0.4,07=0.6 or repeated --weight 04=0.4")
+    p.add_argument("--assignment-name", action="append", metavar="[LABEL=]NAME",
+                   help="LMS assignment name per folder, e.g. '04=Lab 4 (1234)' (Canvas: Name (assignment id)); "
+                        "default: the notebook's name")
+    p.add_argument("--missing", choices=("zero", "blank"), default="zero",
+                   help="grade of a roster student with no submission: 0 (default) or left blank")
+    p.add_argument("--lms-id", default="email",
+                   choices=("email", "idnumber", "username", "lms_id", "sis_user_id", "sis_login_id"),
+                   help="roster field in Moodle's identifier column and plain's lms_id column (default email)")
+    p.set_defaults(func=export)
     from labs_lib import report as results_report
     from labs_lib import runs
 

@@ -389,7 +389,8 @@ def test_gradebook_is_written_atomically_and_knows_what_is_current(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "gradebook.csv")))
     assert list(rows[0]) == list(gradebook.COLUMNS)
     assert rows[1] == {"student": "alice", "exercise": "t-square", "points": "0", "max": "2", "status": "failed",
-                       "reason": "wrong, / very", "runtime": "1.25"}
+                       "reason": "wrong, / very", "runtime": "1.25",
+                       "submitted": "", "time_source": "", "late_hours": "", "penalty": "0"}  # no deadline
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
     again = gradebook.Gradebook(tmp_path)
     assert again.is_current("99_fixture.ipynb", "alice", digest, ["t-add", "t-square"])

@@ -90,6 +90,13 @@ def _match_solutions(submission: Any, exercises: list[schema.Exercise], assembly
     return chosen
 
 
+def solution_sources(source: Any, submission: Any, name: str = "notebook") -> dict[str, str]:
+    """The code of each exercise's solution cell in ``submission``, matched as for grading (nothing runs)."""
+    exercises = schema.exercises(source, name)
+    chosen = _match_solutions(submission, exercises, Assembly(nb=None, exercises=exercises))
+    return {ex_id: submission.cells[j].source for ex_id, j in chosen.items()}
+
+
 def assemble(source: Any, submission: Any, name: str = "notebook", nonce: str | None = None) -> Assembly:
     """Build the grading copy of ``submission`` against the ``source`` notebook (solutions and hidden tests)."""
     exercises = schema.exercises(source, name)

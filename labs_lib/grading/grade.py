@@ -14,11 +14,18 @@ Order of work, so that nothing is lost and nothing is started on a broken assign
    (:mod:`~labs_lib.grading.runner`), locally or on a Dask cluster (``scheduler``);
 5. as each finishes, its rows go into ``gradebook.csv`` (atomically) and its feedback page is written;
 6. at the end, ``summary.html`` and ``score_histogram.png``.
+
+Two things need no kernel and are done before any submission runs: late penalties
+(:mod:`~labs_lib.grading.deadlines`; the policy is kept in the state, so a later run without deadline options
+applies the same one) are recomputed for every student already graded, whose pages are re-rendered when their
+lateness changed; and the similarity report (:mod:`~labs_lib.grading.similarity`) is computed from every
+submission's solution cells and written to ``similarity.csv``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import hashlib
 import os
 import secrets
@@ -31,7 +38,17 @@ from typing import Any
 
 import nbformat
 
-from labs_lib.grading import assemble, feedback, release, runner, sandbox, schema, submissions
+from labs_lib.grading import (
+    assemble,
+    deadlines,
+    feedback,
+    release,
+    runner,
+    sandbox,
+    schema,
+    similarity,
+    submissions,
+)
 from labs_lib.grading.gradebook import Gradebook, fingerprint
 from labs_lib.grading.limits import Limits
 
@@ -50,6 +67,9 @@ class GradeOptions:
     scheduler: str | None = None  # address of a Dask scheduler; None grades on this machine
     manifest: Path | None = None  # release manifest to compare the source with
     progress: bool = True  # show a progress bar on stderr
+    deadline: deadlines.DeadlinePolicy | None = None  # None: keep the policy of the previous run, if any
+    clear_deadline: bool = False  # forget the kept policy: no lateness, no penalties
+    similarity_threshold: float = similarity.DEFAULT_THRESHOLD  # pairs at or above it are shown in the summary
 
     def papermill_parameters(self) -> dict[str, Any]:
         return {"QUICK": self.quick, "SEED": self.seed, **self.parameters}
@@ -67,6 +87,9 @@ class GradeReport:
     isolation: str
     warnings: list[str]
     results: list[dict[str, Any]]
+    similarity: Path | None = None  # similarity.csv
+    similar_pairs: int = 0  # pairs at or above the threshold
+    repenalised: int = 0  # students already graded whose lateness or penalty changed (no regrading)
 
 
 @dataclass
@@ -121,7 +144,7 @@ def _prepare(sub: submissions.Submission, digest: str, source_nb: Any, name: str
 
 
 def _finish(prepared: _Prepared, result: dict[str, Any], book: Gradebook, output: Path, name: str,
-            exercises: list[schema.Exercise]) -> list[str]:
+            exercises: list[schema.Exercise], lateness: deadlines.Lateness | None = None) -> list[str]:
     """Write one student's rows and feedback page; returns what the instructor should look at."""
     results = result["exercises"]
     attention = []
@@ -135,11 +158,67 @@ def _finish(prepared: _Prepared, result: dict[str, Any], book: Gradebook, output
         if res["status"] in ("error", "tampered", "crashed", "memory"):
             attention.append(f"{ex.id}: {res['status']}: {res.get('student_reason', '')}")
     notes = prepared.notes + result.get("notes", [])
-    feedback.write_student_page(output, name, prepared.submission.student, results, result.get("cells", []), notes)
-    book.record(name, prepared.submission.student, prepared.digest, results,
-                extra={"runtime": result.get("runtime", 0.0), "attention": attention,
-                       "isolation": result.get("isolation", "")})
+    penalties = book.record(name, prepared.submission.student, prepared.digest, results,
+                            extra={"runtime": result.get("runtime", 0.0), "attention": attention,
+                                   "isolation": result.get("isolation", "")}, lateness=lateness)
+    feedback.write_student_page(output, name, prepared.submission.student, results, result.get("cells", []), notes,
+                                lateness, penalties)
     return attention
+
+
+def _deadline_policy(book: Gradebook, name: str, options: GradeOptions, warnings: list[str]
+                     ) -> deadlines.DeadlinePolicy | None:
+    """This run's deadline policy: the options', else the one kept from the previous run (said in a warning)."""
+    kept = book.state.setdefault("deadlines", {})
+    if options.clear_deadline:
+        kept.pop(name, None)
+        return None
+    if options.deadline is not None:
+        kept[name] = options.deadline.to_json()
+        return options.deadline
+    if name in kept:
+        try:
+            policy = deadlines.DeadlinePolicy.from_json(kept[name])
+        except (KeyError, TypeError, ValueError) as error:
+            warnings.append(f"{name}: the kept deadline policy cannot be read ({error}); give --deadline again")
+            return None
+        warnings.append(f"{name}: applying the deadline policy of the previous run ({policy.describe()}); "
+                        "--deadline none removes it")
+        return policy
+    return None
+
+
+def _lateness(policy: deadlines.DeadlinePolicy | None, sub: submissions.Submission) -> deadlines.Lateness | None:
+    if policy is None or sub.invalid or sub.path is None:
+        return None  # nothing was handed in that could be late
+    when = deadlines.submission_time(policy, sub.student, sub.path)
+    return deadlines.assess(policy, sub.student, *when) if when else None
+
+
+def _unknown_students(policy: deadlines.DeadlinePolicy, found: list[submissions.Submission], name: str) -> list[str]:
+    students = {sub.student for sub in found}
+    warnings = []
+    for what, ids in (("extensions", policy.extensions), ("timestamps", policy.timestamps)):
+        unknown = sorted(set(ids) - students)
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            warnings.append(f"{name}: the {what} file names student(s) with no submission: {shown} "
+                            "(check the spelling against the submission names)")
+    return warnings
+
+
+def _solutions(found: list[submissions.Submission], source_nb: Any, name: str) -> dict[str, dict[str, str]]:
+    """Every readable submission's solution code per exercise (nothing runs; unreadable files are left out)."""
+    solutions: dict[str, dict[str, str]] = {}
+    for sub in found:
+        if sub.invalid or sub.path is None:
+            continue
+        try:
+            nb, _ = submissions.load(submissions.read_bytes(sub.path))
+            solutions[sub.student] = assemble.solution_sources(source_nb, nb, name)
+        except Exception:  # noqa: BLE001 - a file the report cannot read is left out of it; grading says why
+            continue
+    return solutions
 
 
 def _local_results(jobs: Iterator[_Prepared], workers: int, batch: str) -> Iterator[tuple[_Prepared, dict[str, Any]]]:
@@ -227,6 +306,7 @@ def grade_folder(submissions_dir: Path, source: Path, output: Path, options: Gra
     name = source.name
     exercises = schema.exercises(source_nb, name)  # raises SchemaError with every problem, before any grading
     warnings: list[str] = []
+    warnings += [f"{name}: {w}" for w in schema.unscored(source_nb, name)]  # written answers: by hand
     if options.manifest:
         warnings += [f"{name}: {p}" for p in release.check_against_manifest(source_nb, name, Path(options.manifest))]
     found = submissions.discover(submissions_dir, name)
@@ -236,11 +316,35 @@ def grade_folder(submissions_dir: Path, source: Path, output: Path, options: Gra
     book.register_exercises(name, [ex.id for ex in exercises])
     parameters = options.papermill_parameters()
     source_sha = hashlib.sha256(source_bytes).hexdigest()
+    exercise_ids = [ex.id for ex in exercises]
     todo = []
     for sub in found:
-        digest = fingerprint(sub.digest(), source_sha, parameters)
-        if options.force or not book.is_current(name, sub.student, digest, [ex.id for ex in exercises]):
+        digest = fingerprint(sub.digest(), source_sha, parameters)  # deadlines are not in it: they regrade nothing
+        if options.force or not book.is_current(name, sub.student, digest, exercise_ids):
             todo.append((sub, digest))
+    policy = _deadline_policy(book, name, options, warnings)
+    if policy is not None:
+        warnings += _unknown_students(policy, found, name)
+    lateness = {sub.student: _lateness(policy, sub) for sub in found}
+    graded_now = {sub.student for sub, _ in todo}
+    repenalised, stale_pages = 0, []
+    for sub in found:  # students already graded: recompute their penalty, re-render their page if it changed
+        if sub.student in graded_now or not book.reapply(sub.student, exercise_ids, lateness[sub.student]):
+            continue
+        repenalised += 1
+        raw = book.raw_results(sub.student, exercise_ids)
+        penalties = {ex: float(book.rows[(sub.student, ex)]["penalty"] or 0) for ex in exercise_ids}
+        if feedback.rewrite_student_page(output, name, sub.student, raw, lateness[sub.student], penalties) is None:
+            stale_pages.append(sub.student)
+    if repenalised or options.deadline is not None or options.clear_deadline:
+        book.save()  # the rows and the kept policy, even when nothing is graded in this run
+    if stale_pages:
+        warnings.append(f"{name}: the feedback pages of {', '.join(stale_pages[:5])}"
+                        f"{f' and {len(stale_pages) - 5} more' if len(stale_pages) > 5 else ''} predate kept page "
+                        "data and still show the old penalty (the gradebook is right): --force writes them again")
+    stubs = {ex.id: release.stub_solution(source_nb.cells[ex.solution_index].source, ex) for ex in exercises}
+    similar = similarity.pairs(_solutions(found, source_nb, name), stubs)
+    similarity_csv = similarity.write_csv(output, name, similar, options.similarity_threshold)
     base_job = {
         "notebook": name, "batch": secrets.token_hex(8),
         "exercises": [{"id": ex.id, "points": ex.points} for ex in exercises],
@@ -248,7 +352,7 @@ def grade_folder(submissions_dir: Path, source: Path, output: Path, options: Gra
         "threads": max(1, (os.cpu_count() or 1) // options.workers),
         "hidden": _hidden_paths(submissions_dir, source, output),
         "readonly": [os.environ["LABS_DATA_DIR"]] if os.environ.get("LABS_DATA_DIR") else [],
-        "stubs": {ex.id: release.stub_solution(source_nb.cells[ex.solution_index].source, ex) for ex in exercises},
+        "stubs": stubs,
         "visible": {ex.id: schema.split_hidden(source_nb.cells[ex.tests_index].source)[0] for ex in exercises},
     }
     sandbox.make_undumpable()
@@ -264,7 +368,7 @@ def grade_folder(submissions_dir: Path, source: Path, output: Path, options: Gra
             if result.get("error"):
                 result = runner.error_result({"student": prepared.submission.student, "notebook": name,
                                                "exercises": base_job["exercises"]}, result["error"])
-            _finish(prepared, result, book, output, name, exercises)
+            _finish(prepared, result, book, output, name, exercises, lateness.get(prepared.submission.student))
             results.append({k: v for k, v in result.items() if k not in ("cells", "log_tail")})  # keep memory flat
             if bar is not None:
                 bar.update(1)
@@ -276,9 +380,16 @@ def grade_folder(submissions_dir: Path, source: Path, output: Path, options: Gra
                      for nb_name, students in book.state["submissions"].items()
                      for student, entry in sorted(students.items()) for item in entry.get("attention", [])]
         notebooks = dict(book.state.get("notebooks", {}))
-        summary, png = feedback.write_summary(output, book, notebooks, attention, isolation)
+        policies = {}
+        for nb_name, kept in book.state.get("deadlines", {}).items():
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                policies[nb_name] = deadlines.DeadlinePolicy.from_json(kept).describe()
+        summary, png = feedback.write_summary(output, book, notebooks, attention, isolation, policies,
+                                              options.similarity_threshold)
     return GradeReport(graded=len(results), skipped=len(found) - len(todo), gradebook=book.path, summary=summary,
-                       histogram=png, isolation=isolation, warnings=warnings, results=results)
+                       histogram=png, isolation=isolation, warnings=warnings, results=results,
+                       similarity=similarity_csv, repenalised=repenalised,
+                       similar_pairs=sum(1 for p in similar if p.similarity >= options.similarity_threshold))
 
 
 def _progress(total: int, enabled: bool):

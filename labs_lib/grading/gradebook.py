@@ -1,7 +1,11 @@
 """The gradebook: one CSV row per student and exercise, written atomically after every submission.
 
 ``gradebook.csv`` has the columns ``student, exercise, points, max, status, reason, runtime``
-(``runtime`` in seconds: the exercise's solution and tests cells). It is rewritten after each
+(``runtime`` in seconds: the exercise's solution and tests cells), then the lateness columns
+``submitted, time_source, late_hours, penalty`` (:mod:`~labs_lib.grading.deadlines`): the submission time
+(ISO 8601, UTC) and where it came from, the hours past the student's deadline, and the points deducted from
+this row; ``points`` is after the deduction (``points + penalty`` is what the tests gave). Gradebooks written
+before these columns existed load as they are (the columns are empty until the next run). It is rewritten after each
 submission finishes, through a temporary file and an atomic rename, so an interrupted run (Ctrl-C, a
 power cut, a killed process) leaves a complete gradebook of everything graded so far and never a
 half-written file.
@@ -9,11 +13,13 @@ half-written file.
 Next to it, ``.labs-grading.json`` remembers, for each notebook and student, a fingerprint of what
 was graded (the submission's bytes, the source notebook, the grading parameters). A later run grades
 only students whose fingerprint changed, who have no rows yet, or whose rows say ``error`` (a
-grader-side failure); ``--force`` grades everyone again.
+grader-side failure); ``--force`` grades everyone again. Late penalties are not part of the fingerprint:
+:meth:`Gradebook.reapply` recomputes them from the rows alone, so a change of deadline regrades nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -23,7 +29,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-COLUMNS = ("student", "exercise", "points", "max", "status", "reason", "runtime")
+from labs_lib.grading import deadlines
+
+COLUMNS = ("student", "exercise", "points", "max", "status", "reason", "runtime",
+           "submitted", "time_source", "late_hours", "penalty")  # new columns go at the end
+LATE_COLUMNS = ("submitted", "time_source", "late_hours", "penalty")
 CSV_NAME = "gradebook.csv"
 STATE_NAME = ".labs-grading.json"
 REGRADE_STATUSES = {"error"}
@@ -41,7 +51,7 @@ def write_atomic(path: Path, text: str) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        with __import__("contextlib").suppress(OSError):
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
 
@@ -58,8 +68,23 @@ def _one_line(text: Any) -> str:
 
 
 def _number(value: Any) -> str:
-    value = float(value)
+    value = round(float(value), 4)
     return str(int(value)) if value.is_integer() else f"{value:g}"
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text or 0)
+    except ValueError:
+        return 0.0
+
+
+def late_fields(lateness: deadlines.Lateness | None, penalty: float) -> dict[str, str]:
+    """The lateness columns of one row (empty when there is no deadline or no submission time)."""
+    if lateness is None:
+        return {"submitted": "", "time_source": "", "late_hours": "", "penalty": _number(penalty)}
+    return {"submitted": lateness.submitted.astimezone(deadlines.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "time_source": lateness.source, "late_hours": f"{lateness.late_hours:.2f}", "penalty": _number(penalty)}
 
 
 class Gradebook:
@@ -99,16 +124,50 @@ class Gradebook:
         return all(r is not None and r["status"] not in REGRADE_STATUSES for r in rows)
 
     def record(self, notebook: str, student: str, digest: str, results: dict[str, dict[str, Any]],
-               extra: dict[str, Any] | None = None) -> None:
-        """Store one submission's rows and write the gradebook (and then the state) atomically."""
+               extra: dict[str, Any] | None = None, lateness: deadlines.Lateness | None = None) -> dict[str, float]:
+        """Store one submission's rows and write the gradebook (and then the state) atomically.
+
+        ``results`` hold the points the tests gave; with ``lateness`` the late penalty is deducted from them
+        (:func:`deadlines.deductions`). Returns the points deducted per exercise.
+        """
+        cut = deadlines.deductions(results, lateness.percent) if lateness else {}
         for ex, res in results.items():
+            penalty = cut.get(ex, 0.0)
             self.rows[(student, ex)] = {
-                "student": student, "exercise": ex, "points": _number(res["points"]), "max": _number(res["max"]),
-                "status": res["status"], "reason": _one_line(res.get("reason", ""))[:2000],
-                "runtime": f"{float(res.get('runtime', 0.0)):.2f}",
+                "student": student, "exercise": ex, "points": _number(float(res["points"]) - penalty),
+                "max": _number(res["max"]), "status": res["status"], "reason": _one_line(res.get("reason", ""))[:2000],
+                "runtime": f"{float(res.get('runtime', 0.0)):.2f}", **late_fields(lateness, penalty),
             }
         self.state["submissions"].setdefault(notebook, {})[student] = {"fingerprint": digest, **(extra or {})}
         self.save()
+        return cut
+
+    def reapply(self, student: str, exercise_ids: list[str], lateness: deadlines.Lateness | None) -> bool:
+        """Recompute the late penalty of a graded student's rows from the rows alone (no regrading).
+
+        The points the tests gave are ``points + penalty`` of each row. Returns whether any row changed; the
+        caller saves. A student without all their rows is left alone (they are graded in this run).
+        """
+        found = [self.rows.get((student, ex)) for ex in exercise_ids]
+        rows = [row for row in found if row is not None]
+        if len(rows) < len(found):
+            return False
+        raw = self.raw_results(student, exercise_ids)
+        cut = deadlines.deductions(raw, lateness.percent) if lateness else {}
+        changed = False
+        for row in rows:
+            penalty = cut.get(row["exercise"], 0.0)
+            new = {"points": _number(raw[row["exercise"]]["points"] - penalty), **late_fields(lateness, penalty)}
+            old = {**{k: row.get(k, "") for k in new}, "penalty": row.get("penalty") or "0"}  # '' in old gradebooks
+            changed = changed or old != new
+            row.update(new)
+        return changed
+
+    def raw_results(self, student: str, exercise_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """A graded student's rows as results (points before any late penalty), for re-rendering their page."""
+        return {ex: {"points": round(_float(row["points"]) + _float(row["penalty"]), 4), "max": _float(row["max"]),
+                     "status": row["status"], "reason": row["reason"], "runtime": _float(row["runtime"])}
+                for ex in exercise_ids if (row := self.rows.get((student, ex))) is not None}
 
     def save(self) -> None:
         order = {ex: i for i, ex in enumerate(self.state["exercise_order"])}

@@ -6,12 +6,18 @@
   indentation, so the code around them (``def`` line, docstring) stays and the visible checks
   report "not written yet";
 - hidden tests removed (the visible checks stay, so students keep their instant feedback);
+- written answers (markdown, graded by hand) replaced by "YOUR ANSWER HERE" (only their solution
+  regions, when they have some);
 - outputs, execution counts and run-time metadata cleared; cell ids and the ``labs`` metadata
   kept (the grader matches submitted cells by them); tests cells marked read-only in JupyterLab;
+- with ``nbgrader=True`` (``labs release --nbgrader``), nbgrader's cell metadata written beside the
+  ``labs`` metadata (:func:`labs_lib.grading.nbgrader.nbgrader_metadata`), so nbgrader's extensions and
+  ``nbgrader autograde`` can take the editions;
 
-plus ``manifest.json``: for each notebook its exercises and points, and the SHA-256 of every locked
-cell (every cell but the solution cells) as the student edition shows it. The output is
-reproducible: releasing the same sources twice gives identical files.
+plus ``manifest.json``: for each notebook its exercises and points, its written answers, and the SHA-256 of
+every locked cell (every cell but the solution cells and written answers) as the student edition shows it.
+The output is reproducible: releasing the same sources twice gives identical files. A source in nbgrader's
+format is released by the ``labs`` metadata it maps to (:mod:`labs_lib.grading.schema` converts it).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 import nbformat
 
 from labs_lib import nbclean
+from labs_lib.grading import nbgrader as nbgrader_format
 from labs_lib.grading import schema
 
 MANIFEST = "manifest.json"
@@ -59,23 +66,48 @@ def stub_solution(source: str, exercise: schema.Exercise | str, hint: str | None
     return "\n".join(out)
 
 
+def stub_written(source: str) -> str:
+    """A written answer as the student edition shows it: its solution regions, or else all of it, replaced."""
+    lines = source.splitlines()
+    spans = schema.regions(source, schema.SOLUTION_BEGIN, schema.SOLUTION_END)
+    if not spans:
+        return schema.WRITTEN_STUB
+    out: list[str] = []
+    position = 0
+    for begin, end in spans:
+        out.extend(lines[position:begin])
+        out.append(schema.WRITTEN_STUB)
+        position = end + 1
+    out.extend(lines[position:])
+    return "\n".join(out)
+
+
 def strip_hidden(source: str) -> str:
     """A tests cell without its hidden tests."""
     return schema.split_hidden(source)[0]
 
 
-def student_edition(nb: Any, name: str = "notebook") -> Any:
-    """A student edition of the source notebook ``nb`` (which is left unchanged)."""
+def student_edition(nb: Any, name: str = "notebook", nbgrader: bool = False) -> Any:
+    """A student edition of the source notebook ``nb``; with ``nbgrader``, nbgrader metadata beside ``labs``.
+
+    ``nb`` keeps its cells, but a notebook in nbgrader's format gains its ``labs`` metadata (see :mod:`schema`).
+    """
     exercises = {ex.solution_index: ex for ex in schema.exercises(nb, name)}
+    written = {w.index for w in schema.written_answers(nb, name) if not w.task}
     tests_cells = {ex.tests_index for ex in exercises.values()}
+    graded = nbgrader_format.nbgrader_metadata(nb) if nbgrader else {}
     edition = nbclean.clean(copy.deepcopy(nb))  # the keep-list of `labs clean`: outputs, counts, run-time metadata go
     for i, cell in enumerate(edition.cells):
         if i in exercises:
             cell.source = stub_solution(cell.source, exercises[i])
+        elif i in written:
+            cell.source = stub_written(cell.source)
         elif i in tests_cells:
             cell.source = strip_hidden(cell.source)
             cell.metadata["editable"] = False  # JupyterLab shows the tests cell read-only
             cell.metadata["deletable"] = False
+        if i in graded:
+            cell.metadata["nbgrader"] = graded[i]
     leaks = [i for i, c in enumerate(edition.cells) if schema._contains_marker(c.source)]
     if leaks:  # never write an edition that still holds a solution or hidden tests
         raise schema.SchemaError(name, [f"cell {i} still holds grading markers after the release" for i in leaks])
@@ -86,10 +118,15 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _is_written(cell: Any) -> bool:
+    meta = schema.source_meta(cell)
+    return isinstance(meta, dict) and meta.get("role") == "written" and not meta.get("task")
+
+
 def locked_cell_hashes(edition: Any, exercises: list[schema.Exercise]) -> dict[str, str]:
-    """SHA-256 of every locked cell (all but the solution cells) of a student edition, by cell id."""
+    """SHA-256 of every locked cell (all but the solution cells and written answers) of a student edition, by cell id."""
     solution_ids = {ex.solution_cell_id for ex in exercises}
-    return {c.id: sha256_text(c.source) for c in edition.cells if c.id not in solution_ids}
+    return {c.id: sha256_text(c.source) for c in edition.cells if c.id not in solution_ids and not _is_written(c)}
 
 
 def manifest_entry(source_text: str, nb: Any, edition_text: str, edition: Any, name: str) -> dict:
@@ -102,6 +139,8 @@ def manifest_entry(source_text: str, nb: Any, edition_text: str, edition: Any, n
         "exercises": [{"id": ex.id, "points": ex.points, "solution_cell": ex.solution_cell_id,
                        "tests_cell": ex.tests_cell_id} for ex in found],
         "locked_cells": locked_cell_hashes(edition, found),
+        "written": [{"id": w.id, "points": w.points, "cell": w.cell_id, "task": w.task}
+                    for w in schema.written_answers(nb, name)],
     }
 
 
@@ -113,6 +152,7 @@ class ReleaseReport:
     manifest: Path
     exercises: int
     points: int
+    unscored: list[str]  # written answers graded by hand, one sentence each ("NN_name.ipynb: cell 4: ...")
 
 
 def _notebooks(source: Path) -> list[Path]:
@@ -121,11 +161,12 @@ def _notebooks(source: Path) -> list[Path]:
     return sorted(p for p in source.glob("*.ipynb") if not p.name.startswith("."))
 
 
-def release_course(source: Path, output: Path) -> ReleaseReport:
+def release_course(source: Path, output: Path, nbgrader: bool = False) -> ReleaseReport:
     """Write student editions of every notebook in ``source`` (a folder or one notebook) into ``output``.
 
     All notebooks are checked first (:func:`schema.check_course`); nothing is written when one is broken.
-    Other files in a source folder (images, data) are copied as they are.
+    Other files in a source folder (images, data) are copied as they are. With ``nbgrader``, the editions
+    also carry nbgrader's cell metadata.
     """
     source, output = Path(source), Path(output)
     if not source.exists():
@@ -141,11 +182,12 @@ def release_course(source: Path, output: Path) -> ReleaseReport:
     manifest = {"format": 1, "notebooks": {}}
     if manifest_path.exists() and source.is_file():  # releasing one notebook adds it to the manifest
         manifest = json.loads(manifest_path.read_text())
-    written, total_ex, total_points = [], 0, 0
+    written, total_ex, total_points, unscored = [], 0, 0, []
     for path in paths:
         text = path.read_text(encoding="utf-8")
         nb = nbformat.reads(text, as_version=4)
-        edition = student_edition(nb, path.name)
+        edition = student_edition(nb, path.name, nbgrader=nbgrader)
+        unscored += [f"{path.name}: {line}" for line in schema.unscored(nb, path.name)]
         edition_text = nbformat.writes(edition) + "\n"
         (output / path.name).write_text(edition_text, encoding="utf-8")
         entry = manifest_entry(text, nb, edition_text, edition, path.name)
@@ -161,7 +203,8 @@ def release_course(source: Path, output: Path) -> ReleaseReport:
                 (output / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(extra, output / rel)
     manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    return ReleaseReport(notebooks=written, manifest=manifest_path, exercises=total_ex, points=total_points)
+    return ReleaseReport(notebooks=written, manifest=manifest_path, exercises=total_ex, points=total_points,
+                         unscored=unscored)
 
 
 def check_against_manifest(nb: Any, name: str, manifest_path: Path) -> list[str]:

@@ -5,6 +5,15 @@ code between ``### BEGIN SOLUTION`` and ``### END SOLUTION``; the tests cell aft
 ``{"labs": {"exercise": ID, "role": "tests", "points": P}}`` and holds visible checks, then
 instructor-only tests between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``.
 
+A written answer, graded by hand, is a markdown cell with ``{"labs": {"exercise": ID, "role": "written",
+"points": P}}``: the release replaces its ``BEGIN SOLUTION`` ... ``END SOLUTION`` regions (or, without markers,
+the whole cell) by "YOUR ANSWER HERE"; with ``"task": true`` the cell is the question and stays as it is.
+``labs grade`` does not score written answers: :func:`unscored` says so, with their points.
+
+A notebook in nbgrader's format (``nbgrader`` cell metadata, no ``labs`` metadata) is read as if it carried
+the equivalent ``labs`` metadata: :func:`find_problems` converts it in place first
+(:func:`labs_lib.grading.nbgrader.normalise`, which documents the mapping and how answers pair with tests).
+
 :func:`exercises` returns the exercises of one notebook or raises :class:`SchemaError` listing every
 problem with its cell index (missing or duplicate ids, bad points, unbalanced markers, markers in a
 cell that is not an exercise cell, which a release would otherwise leak). :func:`check_course`
@@ -19,11 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SOLUTION_BEGIN = "### BEGIN SOLUTION"
-SOLUTION_END = "### END SOLUTION"
+from labs_lib.grading import nbgrader
+
+SOLUTION_BEGIN = nbgrader.SOLUTION_BEGIN  # "### BEGIN SOLUTION", nbgrader's marker
+SOLUTION_END = nbgrader.SOLUTION_END
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
-ROLES = ("solution", "tests")
+ROLES = ("solution", "tests", "written")
+WRITTEN_STUB = "YOUR ANSWER HERE"  # what a written answer shows in a student edition (nbgrader's text stub)
 EXERCISE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -40,6 +52,17 @@ class Exercise:
     hint: str | None = None  # optional ``labs.hint`` on the solution cell, shown in the release stub
 
 
+@dataclass(frozen=True)
+class WrittenAnswer:
+    """A written answer (or an nbgrader task) graded by hand: its id, points and cell."""
+
+    id: str
+    points: int
+    index: int  # index of the markdown cell in the source notebook
+    cell_id: str
+    task: bool = False  # the cell is the question (an nbgrader task): the release leaves it as it is
+
+
 class SchemaError(ValueError):
     """The exercise cells of a notebook break the schema; ``problems`` lists each with its cell index."""
 
@@ -50,10 +73,24 @@ class SchemaError(ValueError):
         super().__init__(f"{name}: {len(problems)} problem(s) with the exercise cells:\n{listed}")
 
 
+def source_meta(cell: Any) -> Any:
+    """The ``labs`` metadata of a cell exactly as it is (None when it has none): what the schema checks."""
+    return cell.get("metadata", {}).get("labs")
+
+
 def labs_meta(cell: Any) -> dict | None:
-    """The ``labs`` metadata of a cell, or None when it has none."""
-    meta = cell.get("metadata", {}).get("labs")
-    return meta if meta is not None else None
+    """The ``labs`` metadata of a cell, or None when it has none; how the grader reads a submitted cell.
+
+    A cell with no ``labs`` metadata but nbgrader's autograded-answer metadata reads as the solution cell of the
+    exercise its ``grade_id`` names: students of a course in nbgrader's format submit the cells nbgrader released.
+    """
+    meta = source_meta(cell)
+    if meta is not None:
+        return meta
+    theirs = nbgrader.cell_meta(cell)
+    if theirs is not None and nbgrader.kind(theirs) == "answer" and isinstance(theirs.get("grade_id"), str):
+        return {"exercise": theirs["grade_id"], "role": "solution"}
+    return None
 
 
 def marker_lines(source: str, marker: str) -> list[int]:
@@ -97,8 +134,11 @@ def _contains_marker(source: str) -> str | None:
 
 
 def find_problems(nb: Any) -> list[str]:
-    """Every schema problem of a notebook, each naming its cell index; an empty list means valid."""
-    problems: list[str] = []
+    """Every schema problem of a notebook, each naming its cell index; an empty list means valid.
+
+    A notebook in nbgrader's format is first given its ``labs`` metadata in place (:func:`nbgrader.normalise`).
+    """
+    problems: list[str] = nbgrader.normalise(nb)
     seen_ids: dict[str, int] = {}
     for i, cell in enumerate(nb.cells):
         cell_id = cell.get("id")
@@ -109,13 +149,16 @@ def find_problems(nb: Any) -> list[str]:
         else:
             seen_ids[cell_id] = i
     cells: dict[str, dict[str, int]] = {}
+    written: dict[str, int] = {}
     for i, cell in enumerate(nb.cells):
-        meta = labs_meta(cell)
+        meta = source_meta(cell)
         source = cell.get("source", "")
         if meta is None:
             marker = _contains_marker(source)
             if marker:
-                problems.append(f"cell {i} contains {marker!r} but has no labs exercise metadata: "
+                ignored = (" (its nbgrader metadata is not read: other cells carry labs metadata)"
+                           if nbgrader.cell_meta(cell) is not None else "")
+                problems.append(f"cell {i} contains {marker!r} but has no labs exercise metadata{ignored}: "
                                 "the release would leave it in the student edition")
             continue
         if not isinstance(meta, dict):
@@ -128,7 +171,13 @@ def find_problems(nb: Any) -> list[str]:
         if not EXERCISE_ID.fullmatch(ex):
             problems.append(f"cell {i}: exercise id {ex!r} should be letters, digits, '-', '_' or '.'")
         if role not in ROLES:
-            problems.append(f"cell {i} ({ex}): role must be 'solution' or 'tests', got {role!r}")
+            problems.append(f"cell {i} ({ex}): role must be 'solution', 'tests' or 'written', got {role!r}")
+            continue
+        if role == "written":
+            _check_written(i, ex, cell, meta, written, cells, problems)
+            continue
+        if ex in written:
+            problems.append(f"cell {i}: exercise id {ex!r} is already the written answer in cell {written[ex]}")
             continue
         if cell.get("cell_type") != "code":
             problems.append(f"cell {i} ({ex}): a {role} cell must be a code cell")
@@ -161,6 +210,44 @@ def find_problems(nb: Any) -> list[str]:
     return problems
 
 
+def _check_written(i: int, ex: str, cell: Any, meta: dict, written: dict[str, int], cells: dict[str, dict[str, int]],
+                   problems: list[str]) -> None:
+    """The problems of one written-answer cell (``role: written``)."""
+    if ex in written or ex in cells:
+        first = written.get(ex, next(iter(cells.get(ex, {}).values()), None))
+        problems.append(f"cell {i}: exercise id {ex!r} is already used by cell {first}")
+        return
+    written[ex] = i
+    if cell.get("cell_type") != "markdown":
+        problems.append(f"cell {i} ({ex}): a written answer must be a markdown cell (code is graded by a tests cell)")
+    points = meta.get("points")
+    if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+        problems.append(f"cell {i} ({ex}): points must be a positive integer, got {points!r}")
+    source = cell.get("source", "")
+    if regions(source, SOLUTION_BEGIN, SOLUTION_END) is None:
+        problems.append(f"cell {i} ({ex}): unbalanced '{SOLUTION_BEGIN}' / '{SOLUTION_END}' markers")
+    if marker_lines(source, HIDDEN_BEGIN) or marker_lines(source, HIDDEN_END):
+        problems.append(f"cell {i} ({ex}): hidden tests in a written answer")
+    if meta.get("task") and marker_lines(source, SOLUTION_BEGIN):
+        problems.append(f"cell {i} ({ex}): a task cell is released as it is: it cannot hold a solution region")
+
+
+def written_answers(nb: Any, name: str = "notebook") -> list[WrittenAnswer]:
+    """The written answers (and nbgrader tasks) of ``nb``, graded by hand; raises :class:`SchemaError` when broken."""
+    problems = find_problems(nb)
+    if problems:
+        raise SchemaError(name, problems)
+    return [WrittenAnswer(id=m["exercise"], points=int(m["points"]), index=i, cell_id=c.get("id", ""),
+                          task=bool(m.get("task")))
+            for i, c in enumerate(nb.cells) if isinstance(m := source_meta(c), dict) and m.get("role") == "written"]
+
+
+def unscored(nb: Any, name: str = "notebook") -> list[str]:
+    """One sentence per written answer of ``nb``: graded by hand, so not in what ``labs grade`` scores."""
+    return [f"cell {w.index}: {'task' if w.task else 'written answer'} {w.id!r} ({w.points} point(s)) is graded by "
+            "hand: labs grade leaves it out of the gradebook's totals" for w in written_answers(nb, name)]
+
+
 def exercises(nb: Any, name: str = "notebook") -> list[Exercise]:
     """The graded exercises of ``nb`` in notebook order; raises :class:`SchemaError` when the schema is broken."""
     problems = find_problems(nb)
@@ -168,14 +255,14 @@ def exercises(nb: Any, name: str = "notebook") -> list[Exercise]:
         raise SchemaError(name, problems)
     found: dict[str, dict[str, int]] = {}
     for i, cell in enumerate(nb.cells):
-        meta = labs_meta(cell)
-        if meta:
+        meta = source_meta(cell)
+        if meta and meta["role"] != "written":
             found.setdefault(meta["exercise"], {})[meta["role"]] = i
     result = []
     for ex, roles in found.items():
         solution, tests = nb.cells[roles["solution"]], nb.cells[roles["tests"]]
-        hint = labs_meta(solution).get("hint")
-        result.append(Exercise(id=ex, points=int(labs_meta(tests)["points"]), solution_index=roles["solution"],
+        hint = source_meta(solution).get("hint")
+        result.append(Exercise(id=ex, points=int(source_meta(tests)["points"]), solution_index=roles["solution"],
                                tests_index=roles["tests"], solution_cell_id=solution.get("id", ""),
                                tests_cell_id=tests.get("id", ""), hint=hint if isinstance(hint, str) else None))
     return sorted(result, key=lambda e: e.tests_index)
