@@ -127,14 +127,14 @@ def matmul_gflops(n: int, repeats: int) -> float:
     return 2 * n**3 / median_seconds(lambda: product(a, b).numpy(), repeats) / 1e9
 
 
-def train_step(model, loss_fn):
+def train_step(model, loss_fn, jit_compile: bool = False):
     import keras
     import tensorflow as tf
 
     optimizer = keras.optimizers.Adam(1e-3)
     optimizer.build(model.trainable_variables)
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def step(x, y):
         with tf.GradientTape() as tape:
             loss = loss_fn(y, model(x, training=True))
@@ -146,7 +146,11 @@ def train_step(model, loss_fn):
 
 
 def step_figure(name: str, model, x, y, repeats: int, reference: float) -> list[dict]:
+    """The step's FLOP/s and its ratio to the matmul's; then the same step compiled with XLA (``jit_compile``),
+    timed in alternation with the plain one, as a speed ratio (XLA must also work under the course's op
+    determinism, which ``config.set_seed`` turns on)."""
     import keras
+    import tensorflow as tf
 
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     step = train_step(model, loss_fn)
@@ -156,10 +160,27 @@ def step_figure(name: str, model, x, y, repeats: int, reference: float) -> list[
     ratio = achieved / reference if flops and not unknown else float("nan")
     detail = (f"{flops / 1e9:.3f} GFLOP per step of batch {x.shape[0]} in {seconds * 1000:.1f} ms; "
               f"{model.count_params():,} parameters" + (f"; {unknown} ops of unknown shape" if unknown else ""))
-    return [
+    figures = [
         figure(f"{name} training step", achieved, "GFLOP/s", detail=detail),
         figure(f"{name} training step / large matmul", ratio, "x", detail="achieved FLOP/s over the matmul's"),
     ]
+    xla = train_step(model, loss_fn, jit_compile=True)
+    try:
+        xla(x, y).numpy()  # compiles once
+    except (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError) as error:
+        reason = str(error).strip().splitlines()[0][:160]
+        figures[1]["detail"] += f"; XLA (jit_compile) not available with op determinism: {reason}"
+        return figures
+    plain_times, xla_times = [], []
+    for i in range(3):  # alternate, so that a change of the machine's pace hits both alike
+        for fn, times in ([(step, plain_times), (xla, xla_times)] if i % 2 == 0 else
+                          [(xla, xla_times), (step, plain_times)]):
+            times.append(median_seconds(lambda fn=fn: fn(x, y).numpy(), repeats))
+    speedup = sorted(p / q for p, q in zip(plain_times, xla_times, strict=True))[1]  # the median of 3
+    figures.append(figure(f"{name} training step, XLA (jit_compile) speed-up", speedup, "x",
+                          detail=f"plain {1000 * sorted(plain_times)[1]:.1f} ms, XLA "
+                                 f"{1000 * sorted(xla_times)[1]:.1f} ms (> 1: XLA is faster)"))
+    return figures
 
 
 def run(quick: bool) -> list[dict]:
