@@ -184,6 +184,9 @@ def grade(args: argparse.Namespace) -> int:
     if report.repenalised:
         print(f"lateness recomputed for {report.repenalised} student(s) already graded (nothing regraded)")
     print(f"similarity: {report.similarity} ({report.similar_pairs} pair(s) at or above {threshold:g})")
+    if report.review_sheet is not None:
+        print(f"written answers: {report.reviewed} graded by hand, {report.to_review} to grade in "
+              f"{report.review_sheet} (fill in points and comment, then run labs grade again: no code is regraded)")
     return 0
 
 

@@ -71,7 +71,7 @@ def test_an_nbgrader_notebook_is_read_as_labs_exercises():
     (written,) = schema.written_answers(nb)
     assert (written.id, written.points, written.index, written.task) == ("why_positive", 3, 6, False)
     assert schema.unscored(nb) == ["cell 6: written answer 'why_positive' (3 point(s)) is graded by hand: "
-                                   "labs grade leaves it out of the gradebook's totals"]
+                                   "labs grade lists it in review/written.csv for your points"]
     assert schema.exercises(nb) == found  # converting again changes nothing
 
 
@@ -131,7 +131,7 @@ def test_release_of_an_nbgrader_notebook_writes_stubs_and_no_hidden_test_or_mode
     report = release.release_course(source, tmp_path / "release")
     assert (report.exercises, report.points) == (2, 3)
     assert report.unscored == ["squares.ipynb: cell 6: written answer 'why_positive' (3 point(s)) is graded by hand: "
-                               "labs grade leaves it out of the gradebook's totals"]
+                               "labs grade lists it in review/written.csv for your points"]
     text = (tmp_path / "release" / "squares.ipynb").read_text()
     assert SECRET not in text and "A negative times a negative" not in text and "BEGIN SOLUTION" not in text
     edition = nbformat.read(tmp_path / "release" / "squares.ipynb", 4)
@@ -233,7 +233,8 @@ def test_an_nbgrader_notebook_is_graded_like_a_labs_one(tmp_path):
     rows = {(r["student"], r["exercise"]): r for r in csv.DictReader(open(report.gradebook))}
     assert {k: (r["points"], r["max"], r["status"]) for k, r in rows.items()} == {
         ("right", "square"): ("2", "2", "passed"), ("right", "cube"): ("1", "1", "passed"),
-        ("wrong", "square"): ("0", "2", "failed"), ("wrong", "cube"): ("1", "1", "passed")}
+        ("wrong", "square"): ("0", "2", "failed"), ("wrong", "cube"): ("1", "1", "passed"),
+        ("right", "why_positive"): ("0", "3", "pending"), ("wrong", "why_positive"): ("0", "3", "pending")}  # by hand
     assert rows[("wrong", "square")]["reason"] == "square(-4) should be 16"  # a hidden test: they were injected
     notes = {r["student"]: r["notes"] for r in report.results}
     assert notes == {"right": [], "wrong": []}, "answers are found by their nbgrader grade_id, with no remark"

@@ -16,6 +16,7 @@ One concern per module:
 - :mod:`~labs_lib.grading.runner`        one submission in its own process, with reruns after a kernel death
 - :mod:`~labs_lib.grading.deadlines`     deadlines, grace, late penalties and extensions; submission times
 - :mod:`~labs_lib.grading.similarity`    pairwise similarity of solution code (winnowed token fingerprints)
+- :mod:`~labs_lib.grading.written`       written answers graded by hand: the review sheet, its points in the gradebook
 - :mod:`~labs_lib.grading.gradebook`     the CSV gradebook, written atomically, and what is up to date
 - :mod:`~labs_lib.grading.feedback`      per-student HTML pages, the summary and the score histogram
 - :mod:`~labs_lib.grading.pages`         the pages' Jinja2 templates (autoescaped) and what they are rendered from

@@ -1,8 +1,9 @@
 """Execute a grading copy once, with papermill, in a sandboxed kernel, and record what every cell did.
 
-:func:`execute` starts the kernel through :mod:`labs_lib.grading.sandbox` (:class:`SandboxKernelManager`)
-and runs the notebook with papermill (``QUICK``, ``SEED`` and the instructor's ``-p`` values injected
-after the ``parameters`` cell) through :class:`GradingClient`, papermill's client with four changes:
+:func:`execute` starts the kernel through :mod:`labs_lib.grading.sandbox` and runs the notebook with
+papermill (``QUICK``, ``SEED`` and the instructor's ``-p`` values injected after the ``parameters`` cell)
+through papermill's engine entry point: :class:`GradingEngine` is registered under :data:`ENGINE` and runs
+:class:`GradingClient`, an ``nbclient.NotebookClient`` with four changes:
 
 - errors do not stop the run (every exercise is scored on its own);
 - a cell past the per-cell timeout is interrupted and the run goes on; if it ignores the interrupt,
@@ -11,6 +12,11 @@ after the ``parameters`` cell) through :class:`GradingClient`, papermill's clien
 - every cell's outcome (the kernel's execute reply, its error, its duration) is recorded as it runs;
   the grader's own cells and the tests stay out of IPython's history.
 
+Only public APIs of papermill, nbclient and jupyter_client are used (no underscore method or module); the
+public methods the grader overrides or relies on are listed in :data:`HOOKS` and checked before the first
+run (:func:`require_hooks`), so an upgrade that changes one stops grading with a message instead of
+grading wrongly. tests/test_grading_hooks.py checks the same list.
+
 A :class:`~labs_lib.grading.limits.Watchdog` thread stops the kernel's whole process tree at the wall-clock
 deadline or past the memory limit. Only the outputs of the student's own cells are kept, as text and PNG, capped and with
 any line of hidden test code removed: they are what the feedback page shows.
@@ -18,14 +24,21 @@ any line of hidden test code removed: they are what the feedback page shows.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
+import importlib
+import importlib.metadata
+import inspect
 import json
+import logging
 import os
 import re
 import shutil
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,84 +51,224 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 SIGNAL_NAMES = {int(s): s.name for s in signal.Signals}
 ENGINE = "labs-grading"
 NO_HISTORY = {"bootstrap", "snapshot", "restore", "guard", "tests", "verify"}
+THIS_FILE = "labs_lib/grading/execute.py"
 
 
 # ---------------------------------------------------------------------------------------------------
-# The kernel manager and the notebook client
+# What the grader relies on in papermill, nbclient and jupyter_client
 
 
-def _kernel_manager_class():
+@dataclass(frozen=True)
+class Hook:
+    """A public method (or attribute) of a dependency that the grader overrides or relies on.
+
+    ``target`` is ``"module:Class.attribute"``. ``parameters`` are the parameter names the grader relies on:
+    with ``exact`` (a method the grader overrides, which the dependency calls) the signature must have
+    exactly these, in this order; otherwise they must be among its parameters (a method the grader calls).
+    ``source`` is a string the method's source must contain: behaviour a signature cannot show.
+    """
+
+    target: str
+    parameters: tuple[str, ...] | None
+    used_for: str
+    exact: bool = False
+    source: str | None = None
+
+    @property
+    def package(self) -> str:
+        """The distribution that provides the hook (its top-level module's name)."""
+        return self.target.split(":")[0].split(".")[0]
+
+
+HOOKS: tuple[Hook, ...] = (
+    # jupyter_client: the kernel manager (https://jupyter-client.readthedocs.io, "Kernel management" API)
+    Hook("jupyter_client.manager:AsyncKernelManager.format_kernel_cmd", ("self", "extra_arguments"),
+         "SandboxKernelManager overrides it: the kernel runs inside the sandbox wrapper", exact=True),
+    Hook("jupyter_client.provisioning.local_provisioner:LocalProvisioner.pre_launch", None,
+         "the local provisioner builds the kernel's command with km.format_kernel_cmd", source="format_kernel_cmd"),
+    Hook("jupyter_client.manager:AsyncKernelManager.start_kernel", ("self", "kw"),
+         "the kernel's env, cwd, stdout and stderr are start_kernel's keyword arguments (passed on to Popen)"),
+    Hook("jupyter_client.manager:AsyncKernelManager.interrupt_kernel", ("self",),
+         "a cell past the per-cell limit is interrupted"),
+    Hook("jupyter_client.manager:AsyncKernelManager.shutdown_kernel", ("self", "now"),
+         "a cell that ignores the interrupt is stopped"),
+    Hook("jupyter_client.provisioning.local_provisioner:LocalProvisioner.process", None,
+         "the Watchdog and the exit status read the kernel's process (km.provisioner.process)"),
+    # nbclient: the notebook client (https://nbclient.readthedocs.io, "Executing notebooks" and its options)
+    Hook("nbclient:NotebookClient.__init__", ("self", "nb", "km", "kw"), "GradingClient subclasses it", exact=True),
+    Hook("nbclient:NotebookClient.async_execute_cell", ("self", "cell", "cell_index", "execution_count",
+                                                        "store_history"),
+         "GradingClient overrides it: per-cell records, the per-cell limit, no history for the grader's cells",
+         exact=True),
+    Hook("nbclient:NotebookClient.async_execute", ("self", "reset_kc", "kwargs"),
+         "execute() runs every cell through self.async_execute_cell", source="self.async_execute_cell"),
+    Hook("nbclient:NotebookClient.async_setup_kernel", ("self", "kwargs"),
+         "execute(cleanup_kc=True, env=..., ...) stops the grader's own kernel manager at the end and passes the "
+         "rest to start_kernel", source="cleanup_kc"),
+    Hook("nbclient:NotebookClient.output", ("self", "outs", "msg", "display_id", "cell_index"),
+         "GradingClient overrides it: outputs are capped per cell", exact=True),
+    Hook("nbclient:NotebookClient.on_cell_executed", None, "execute() records each cell's execute reply"),
+    # papermill: parameters and the engine entry point (https://papermill.readthedocs.io, "Extending papermill")
+    Hook("papermill.engines:Engine.execute_managed_notebook", ("nb_man", "kernel_name", "kwargs"),
+         "GradingEngine overrides it (papermill's engine API)", exact=True),
+    Hook("papermill.engines:papermill_engines.register", ("name", "engine"), "the grading engine is registered"),
+    Hook("papermill.engines:NotebookExecutionManager.cell_start", ("self", "cell", "cell_index"),
+         "papermill's per-cell bookkeeping, as its own engine does it"),
+    Hook("papermill.engines:NotebookExecutionManager.cell_complete", ("self", "cell", "cell_index"),
+         "papermill's per-cell bookkeeping, as its own engine does it"),
+)
+
+
+def _resolve(target: str) -> Any:
+    module_name, _, path = target.partition(":")
+    value: Any = importlib.import_module(module_name)
+    for name in path.split("."):
+        value = getattr(value, name)
+    return value
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def check_hook(hook: Hook) -> str | None:
+    """What is wrong with ``hook`` in the installed packages (``None`` if nothing), naming what to fix."""
+    where = f"{hook.package} {_version(hook.package)}"
+    fix = f"update {THIS_FILE} (the grader relies on it: {hook.used_for})"
+    try:
+        value = _resolve(hook.target)
+    except (ImportError, AttributeError):
+        return f"{hook.target} is gone in {where}; {fix}"
+    if hook.parameters is not None:
+        try:
+            found = tuple(inspect.signature(value).parameters)
+        except (TypeError, ValueError):
+            return f"{hook.target} in {where} has no readable signature; {fix}"
+        if hook.exact and found != hook.parameters:
+            return f"{hook.target} in {where} takes {found}, not {hook.parameters}; {fix}"
+        if not hook.exact and not set(hook.parameters) <= set(found):
+            missing = sorted(set(hook.parameters) - set(found))
+            return f"{hook.target} in {where} no longer takes {', '.join(missing)}; {fix}"
+    if hook.source is not None:
+        try:
+            text = inspect.getsource(value)
+        except (OSError, TypeError):
+            return f"{hook.target} in {where} has no readable source; {fix}"
+        if hook.source not in text:
+            return f"{hook.target} in {where} no longer uses {hook.source!r}; {fix}"
+    return None
+
+
+@functools.cache
+def require_hooks() -> None:
+    """Raise :class:`RuntimeError` if papermill, nbclient or jupyter_client changed what the grader relies on."""
+    problems = [problem for problem in map(check_hook, HOOKS) if problem]
+    if problems:
+        raise RuntimeError("labs grade cannot run with the installed notebook packages:\n- " + "\n- ".join(problems)
+                           + "\nInstall the versions binder/environment.yml pins, or update the grader.")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The kernel manager, the notebook client and the papermill engine
+
+
+@functools.cache
+def _kernel_manager_class() -> type:
     from jupyter_client.manager import AsyncKernelManager
 
     class SandboxKernelManager(AsyncKernelManager):
-        """Starts ``ipykernel`` through :mod:`labs_lib.grading.sandbox` with a scrubbed environment."""
+        """Starts ``ipykernel`` inside :mod:`labs_lib.grading.sandbox`.
 
-        def __init__(self, *, policy: sandbox.SandboxPolicy, env: dict[str, str], log_file: Any, **kwargs: Any):
+        The environment, working folder and log file are not set here: they are ``start_kernel``'s
+        keyword arguments (:func:`kernel_launch_options`), which jupyter_client passes on to ``Popen``.
+        """
+
+        def __init__(self, *, sandbox_policy: sandbox.SandboxPolicy, **kwargs: Any):
             super().__init__(**kwargs)
-            self._policy, self._env, self._log_file = policy, env, log_file
+            self.sandbox_policy = sandbox_policy
 
         def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-            return [sys.executable, "-m", "labs_lib.grading.sandbox", self._policy.to_json(), "--",
+            return [sys.executable, "-m", "labs_lib.grading.sandbox", self.sandbox_policy.to_json(), "--",
                     "-m", "ipykernel_launcher", "-f", self.connection_file, *(extra_arguments or [])]
-
-        async def _async_pre_start_kernel(self, **kw: Any):
-            kw.update(env=dict(self._env), cwd=self._policy.home, stdout=self._log_file, stderr=self._log_file)
-            return await super()._async_pre_start_kernel(**kw)
 
     return SandboxKernelManager
 
 
-def _client_class():
-    from nbclient.exceptions import DeadKernelError
-    from papermill.clientwrap import PapermillNotebookClient
+def kernel_launch_options(policy: sandbox.SandboxPolicy, env: dict[str, str], log_file: Any) -> dict[str, Any]:
+    """``start_kernel`` keyword arguments: the scrubbed environment, the sandbox's home, the kernel log.
 
-    class GradingClient(PapermillNotebookClient):
-        """papermill's client, plus: per-cell records, capped outputs, interrupt-then-kill on timeout."""
+    jupyter_client documents ``KernelManager.start_kernel(**kw)`` as passing ``kw`` on to launch the kernel
+    (``Popen``'s ``env``, ``cwd``, ``stdout``, ``stderr``); nbclient documents ``NotebookClient.execute(**kwargs)``
+    as passing its keyword arguments on to ``start_kernel``.
+    """
+    return {"env": dict(env), "cwd": policy.home, "stdout": log_file, "stderr": log_file}
 
-        def __init__(self, nb_man: Any, output_bytes: int = 2**20, **kw: Any):
-            super().__init__(nb_man, **kw)
+
+@functools.cache
+def _client_class() -> type:
+    from nbclient import NotebookClient
+
+    class GradingClient(NotebookClient):
+        """nbclient's client, plus: per-cell records, capped outputs, interrupt-then-kill past the per-cell limit.
+
+        nbclient's own ``timeout`` is off: with ``interrupt_on_timeout`` it would interrupt a cell that ignores
+        the interrupt again and again, never stopping it; :meth:`limit_cell_time` interrupts once and then stops
+        the kernel, through the kernel manager's public ``interrupt_kernel`` and ``shutdown_kernel``.
+        """
+
+        def __init__(self, nb_man: Any, *, cell_timeout: float | None = None, output_bytes: int = 2**20, **kw: Any):
+            super().__init__(nb_man.nb, timeout=None, **kw)
+            self.nb_man = nb_man
+            self.cell_timeout = cell_timeout
             self.output_bytes = output_bytes
             self.records: dict[int, dict[str, Any]] = {}
             self.current: int | None = None
-            self.interrupted: set[int] = set()
-            self._sizes: dict[int, int] = {}
+            self.output_sizes: dict[int, int] = {}
 
         async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-            if cell.cell_type != "code" or not cell.source.strip():
-                return cell
-            if cell.metadata.get("labs_grading", {}).get("kind") in NO_HISTORY:
-                store_history = False  # neither the tests nor the grader's cells go into In/Out/_i
-            self.current = cell_index
-            start = time.monotonic()
-            # the cell object itself: papermill inserts marker cells into the notebook after a failed run
-            record = self.records[cell_index] = {"status": "running", "seconds": 0.0, "cell": cell}
+            self.nb_man.cell_start(cell, cell_index)  # papermill's bookkeeping, as its own client does it
             try:
-                result = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+                if cell.cell_type != "code" or not cell.source.strip():
+                    return cell
+                if cell.metadata.get("labs_grading", {}).get("kind") in NO_HISTORY:
+                    store_history = False  # neither the tests nor the grader's cells go into In/Out/_i
+                self.current = cell_index
+                start = time.monotonic()
+                # the cell object itself: papermill inserts marker cells into the notebook after a failed run
+                record = self.records[cell_index] = {"status": "running", "seconds": 0.0, "cell": cell}
+                timer = asyncio.ensure_future(self.limit_cell_time(cell_index))
+                try:
+                    return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+                finally:
+                    timer.cancel()
+                    record["seconds"] = round(time.monotonic() - start, 3)
             finally:
-                record["seconds"] = round(time.monotonic() - start, 3)
-            return result
+                self.nb_man.cell_complete(cell, cell_index=cell_index)
 
-        from nbclient.util import run_sync as _run_sync
+        async def limit_cell_time(self, cell_index: int) -> None:
+            """Interrupt the cell at the per-cell limit; stop the kernel if it still runs one limit later.
 
-        execute_cell = _run_sync(async_execute_cell)  # the base class binds its own coroutine
-
-        async def _async_handle_timeout(self, timeout, cell=None):
-            index = self.current if self.current is not None else -1
-            if index in self.interrupted:  # it ignored the interrupt: stop the kernel
-                self.records.setdefault(index, {})["killed"] = True
-                with contextlib.suppress(Exception):
-                    await self.km.shutdown_kernel(now=True)
-                raise DeadKernelError("the cell ignored the interrupt after its timeout")
-            self.interrupted.add(index)
-            self.records.setdefault(index, {})["timed_out"] = True
-            await self.km.interrupt_kernel()
-            return None
+            Once the kernel is stopped, nbclient's liveness check ends the cell with ``DeadKernelError``."""
+            if not self.cell_timeout or self.cell_timeout <= 0:
+                return
+            await asyncio.sleep(self.cell_timeout)
+            record = self.records.setdefault(cell_index, {})
+            record["timed_out"] = True
+            with contextlib.suppress(Exception):  # a kernel that is already gone cannot be interrupted
+                await self.km.interrupt_kernel()
+            await asyncio.sleep(self.cell_timeout)
+            record["killed"] = True  # it ignored the interrupt: stop the kernel
+            with contextlib.suppress(Exception):
+                await self.km.shutdown_kernel(now=True)
 
         def output(self, outs, msg, display_id, cell_index):
             content = msg.get("content", {})
             size = len(json.dumps(content, default=str))
-            used = self._sizes.get(cell_index, 0)
-            self._sizes[cell_index] = used + size
+            used = self.output_sizes.get(cell_index, 0)
+            self.output_sizes[cell_index] = used + size
             if used + size <= self.output_bytes:
                 return super().output(outs, msg, display_id, cell_index)
             record = self.records.setdefault(cell_index, {})
@@ -130,29 +283,33 @@ def _client_class():
     return GradingClient
 
 
-def _register_engine() -> None:
-    from papermill.engines import NBClientEngine, papermill_engines
+@functools.cache
+def _engine_class() -> type:
+    from papermill.engines import Engine
 
-    if ENGINE in papermill_engines._engines:
-        return
-
-    class GradingEngine(NBClientEngine):
-        """papermill's nbclient engine with :class:`GradingClient`."""
+    class GradingEngine(Engine):
+        """papermill engine (its documented extension point) that runs :class:`GradingClient`."""
 
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None, stderr_file=None,
-                                     start_timeout=60, execution_timeout=None, **kwargs):
-            from papermill.engines import logger
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+            # papermill passes these to every engine; GradingClient has no use for them
+            for unused in ("input_path", "log_output", "stdout_file", "stderr_file"):
+                kwargs.pop(unused, None)
+            holder, launch = kwargs.pop("client_holder"), kwargs.pop("kernel_launch")
+            client = _client_class()(nb_man, cell_timeout=kwargs.pop("execution_timeout", None),
+                                     startup_timeout=kwargs.pop("start_timeout", 60), kernel_name=kernel_name,
+                                     log=logging.getLogger("papermill"), **kwargs)
+            holder.append(client)
+            # cleanup_kc: nbclient stops the kernel at the end even though the grader made the kernel manager
+            return client.execute(cleanup_kc=True, **launch)
 
-            client = kwargs.pop("client_holder")
-            kwargs.pop("input_path", None)
-            nb_client = _client_class()(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
-                                        kernel_name=kernel_name, log=logger, log_output=log_output,
-                                        stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
-            client.append(nb_client)
-            return nb_client.execute()
+    return GradingEngine
 
-    papermill_engines.register(ENGINE, GradingEngine)
+
+def _register_engine() -> None:
+    from papermill.engines import papermill_engines
+
+    papermill_engines.register(ENGINE, _engine_class())  # the same class again: registering it is idempotent
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -213,6 +370,7 @@ def execute(nb: Any, job: dict, limits: Limits, deadline: float, workdir: Path, 
     from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
+    require_hooks()
     _register_engine()
     for sub in ("home", "sock"):
         shutil.rmtree(workdir / sub, ignore_errors=True)
@@ -235,7 +393,7 @@ def execute(nb: Any, job: dict, limits: Limits, deadline: float, workdir: Path, 
         km_kwargs: dict[str, Any] = {"kernel_name": "python3", "connection_file": f"{sock}/kernel.json"}
         if mode == "namespace":  # no network inside: talk over Unix sockets
             km_kwargs.update(transport="ipc", ip=f"{sock}/kernel")
-        km = _kernel_manager_class()(policy=policy, env=env, log_file=log_file, **km_kwargs)
+        km = _kernel_manager_class()(sandbox_policy=policy, **km_kwargs)
         watchdog = Watchdog(km, deadline, limits.memory_mb, int(job.get("parent_pid", 0)))
         watchdog.start()
 
@@ -247,8 +405,9 @@ def execute(nb: Any, job: dict, limits: Limits, deadline: float, workdir: Path, 
             papermill.execute_notebook(
                 nb, None, parameters=job.get("parameters", {}), engine_name=ENGINE, kernel_name="python3",
                 progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-                start_timeout=int(limits.startup_timeout), execution_timeout=int(limits.cell_timeout),
-                km=km, client_holder=holder, allow_errors=True, interrupt_on_timeout=True,
+                start_timeout=int(limits.startup_timeout), execution_timeout=float(limits.cell_timeout),
+                km=km, kernel_launch=kernel_launch_options(policy, env, log_file), client_holder=holder,
+                allow_errors=True,
                 on_cell_executed=on_cell_executed, output_bytes=limits.output_kb * 1024,
                 extra_arguments=["--InteractiveShellApp.ignore_cwd=True"], raise_on_iopub_timeout=False,
                 iopub_timeout=10,
@@ -260,11 +419,8 @@ def execute(nb: Any, job: dict, limits: Limits, deadline: float, workdir: Path, 
         except Exception as error:  # noqa: BLE001 - the kernel failed to start, papermill failed, ...
             ended = {"how": "error", "detail": f"{type(error).__name__}: {error}"}
         finally:
-            watchdog.stop()
+            watchdog.stop()  # nbclient has stopped the kernel (cleanup_kc); whatever it left behind is killed now
             client = holder[0] if holder else None
-            if client is not None:
-                with contextlib.suppress(Exception):
-                    client._cleanup_kernel()
             watchdog.kill("cleanup")
         if client is not None:
             running = client.records.get(client.current, {}).get("cell")

@@ -12,7 +12,8 @@ With a deadline (:mod:`~labs_lib.grading.deadlines`) the page says when the note
 where that time came from), when it was due, how late it was and what the late penalty took; the score is
 after the penalty. What a page is made of is kept next to the output folder's gradebook
 (``.labs-feedback/<notebook>/<file name>.json``, never handed to students) so that a change of deadline
-re-renders the page without running the submission again (:func:`rewrite_student_page`).
+re-renders the page without running the submission again (:func:`rewrite_student_page`); so do new marks for the
+written answers (:mod:`~labs_lib.grading.written`), shown as rows with the marker's comment.
 
 The summary (``summary.html``, ``score_histogram.png``) is for the instructor: the distribution of
 scores, each exercise's pass rate and statuses, the deadline and late submissions, the submissions to look
@@ -77,7 +78,8 @@ def rewrite_student_page(folder: Path, notebook: str, student: str, results: dic
                          lateness: deadlines.Lateness | None, penalties: dict[str, float]) -> Path | None:
     """Render a graded student's page again with new lateness (no regrading); None when its data is not kept.
 
-    ``results`` are the gradebook's (points before the penalty); the cells and notes come from the kept data.
+    ``results`` are the gradebook's (points before the penalty); the cells and notes come from the kept data. A
+    result with a ``student_reason`` (a written answer's new mark and comment) replaces its status and message too.
     """
     path, data = _page_paths(folder, notebook, student)
     try:
@@ -86,7 +88,9 @@ def rewrite_student_page(folder: Path, notebook: str, student: str, results: dic
         return None  # a page written before its data was kept: --force writes it again
     shown = kept.get("results", {})  # what the student was told (never the instructor's review flags)
     merged = {ex: {**(shown.get(ex) or {"status": res["status"], "student_reason": ""}),
-                   "points": res["points"], "max": res["max"]} for ex, res in results.items()}
+                   "points": res["points"], "max": res["max"],
+                   **({"status": res["status"], "student_reason": res["student_reason"]}  # new marks (written answers)
+                      if "student_reason" in res else {})} for ex, res in results.items()}
     write_atomic(path, student_page(student, notebook, merged, kept.get("cells", []), kept.get("notes", []),
                                     lateness, penalties, kept.get("graded")))
     return path

@@ -19,7 +19,9 @@ Two things need no kernel and are done before any submission runs: late penaltie
 (:mod:`~labs_lib.grading.deadlines`; the policy is kept in the state, so a later run without deadline options
 applies the same one) are recomputed for every student already graded, whose pages are re-rendered when their
 lateness changed; and the similarity report (:mod:`~labs_lib.grading.similarity`) is computed from every
-submission's solution cells and written to ``similarity.csv``.
+submission's solution cells and written to ``similarity.csv``. So is the review sheet of the written answers
+(:mod:`~labs_lib.grading.written`): the points a marker filled in go into the rows and pages of students already
+graded, and into those of students graded in this run as their rows are written.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import nbformat
 from labs_lib.grading import (
     assemble,
     deadlines,
+    execute,
     feedback,
     release,
     runner,
@@ -48,6 +51,7 @@ from labs_lib.grading import (
     schema,
     similarity,
     submissions,
+    written,
 )
 from labs_lib.grading.gradebook import Gradebook, fingerprint
 from labs_lib.grading.limits import Limits
@@ -90,6 +94,9 @@ class GradeReport:
     similarity: Path | None = None  # similarity.csv
     similar_pairs: int = 0  # pairs at or above the threshold
     repenalised: int = 0  # students already graded whose lateness or penalty changed (no regrading)
+    review_sheet: Path | None = None  # review/written.csv, when the notebook has written answers
+    reviewed: int = 0  # written answers with points in the review sheet
+    to_review: int = 0  # written answers still waiting for points
 
 
 @dataclass
@@ -144,8 +151,10 @@ def _prepare(sub: submissions.Submission, digest: str, source_nb: Any, name: str
 
 
 def _finish(prepared: _Prepared, result: dict[str, Any], book: Gradebook, output: Path, name: str,
-            exercises: list[schema.Exercise], lateness: deadlines.Lateness | None = None) -> list[str]:
-    """Write one student's rows and feedback page; returns what the instructor should look at."""
+            exercises: list[schema.Exercise], lateness: deadlines.Lateness | None = None,
+            marked: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """Write one student's rows and feedback page (``marked``: their written answers' results); returns what the
+    instructor should look at."""
     results = result["exercises"]
     attention = []
     for ex in exercises:
@@ -157,6 +166,7 @@ def _finish(prepared: _Prepared, result: dict[str, Any], book: Gradebook, output
             attention.append(f"{ex.id}: " + "; ".join(flags))
         if res["status"] in ("error", "tampered", "crashed", "memory"):
             attention.append(f"{ex.id}: {res['status']}: {res.get('student_reason', '')}")
+    results.update({ex: dict(res) for ex, res in (marked or {}).items()})
     notes = prepared.notes + result.get("notes", [])
     penalties = book.record(name, prepared.submission.student, prepared.digest, results,
                             extra={"runtime": result.get("runtime", 0.0), "attention": attention,
@@ -305,15 +315,19 @@ def grade_folder(submissions_dir: Path, source: Path, output: Path, options: Gra
     source_nb = nbformat.reads(source_bytes.decode("utf-8"), as_version=4)
     name = source.name
     exercises = schema.exercises(source_nb, name)  # raises SchemaError with every problem, before any grading
+    if options.scheduler is None:  # Dask workers check their own packages before they run a submission
+        execute.require_hooks()  # papermill, nbclient, jupyter_client still as the grader expects: one clear error
     warnings: list[str] = []
-    warnings += [f"{name}: {w}" for w in schema.unscored(source_nb, name)]  # written answers: by hand
+    by_hand = schema.written_answers(source_nb, name)  # graded by hand (review sheet): rows in notebook order
+    written_ids = [w.id for w in by_hand]
+    in_order = [i for _, i in sorted([(ex.tests_index, ex.id) for ex in exercises] + [(w.index, w.id) for w in by_hand])]
     if options.manifest:
         warnings += [f"{name}: {p}" for p in release.check_against_manifest(source_nb, name, Path(options.manifest))]
     found = submissions.discover(submissions_dir, name)
     isolation = options.isolation if options.scheduler else sandbox.choose_mode(options.isolation)
     output.mkdir(parents=True, exist_ok=True)
     book = Gradebook(output)
-    book.register_exercises(name, [ex.id for ex in exercises])
+    book.register_exercises(name, in_order)
     parameters = options.papermill_parameters()
     source_sha = hashlib.sha256(source_bytes).hexdigest()
     exercise_ids = [ex.id for ex in exercises]
@@ -327,21 +341,32 @@ def grade_folder(submissions_dir: Path, source: Path, output: Path, options: Gra
         warnings += _unknown_students(policy, found, name)
     lateness = {sub.student: _lateness(policy, sub) for sub in found}
     graded_now = {sub.student for sub, _ in todo}
-    repenalised, stale_pages = 0, []
-    for sub in found:  # students already graded: recompute their penalty, re-render their page if it changed
-        if sub.student in graded_now or not book.reapply(sub.student, exercise_ids, lateness[sub.student]):
+    marks = written.review(output, name, source_nb, found)  # the review sheet: written answers and their points
+    warnings += marks.warnings
+    all_ids = exercise_ids + written_ids
+    repenalised, remarked, stale_pages = 0, 0, []
+    for sub in found:  # students already graded: new marks or penalty go into their rows, and their page if changed
+        if sub.student in graded_now:
             continue
-        repenalised += 1
-        raw = book.raw_results(sub.student, exercise_ids)
-        penalties = {ex: float(book.rows[(sub.student, ex)]["penalty"] or 0) for ex in exercise_ids}
+        own = marks.results.get(sub.student, {})
+        changed = book.put_rows(sub.student, own) if own else False
+        late = book.reapply(sub.student, all_ids, lateness[sub.student])
+        if not (changed or late):
+            continue
+        repenalised += late
+        remarked += changed
+        raw = book.raw_results(sub.student, all_ids)
+        for ex, res in own.items():  # the marker's comment is what the student reads
+            raw[ex].update(status=res["status"], student_reason=res["student_reason"])
+        penalties = {ex: float(book.rows[(sub.student, ex)]["penalty"] or 0) for ex in all_ids}
         if feedback.rewrite_student_page(output, name, sub.student, raw, lateness[sub.student], penalties) is None:
             stale_pages.append(sub.student)
-    if repenalised or options.deadline is not None or options.clear_deadline:
+    if repenalised or remarked or options.deadline is not None or options.clear_deadline:
         book.save()  # the rows and the kept policy, even when nothing is graded in this run
     if stale_pages:
         warnings.append(f"{name}: the feedback pages of {', '.join(stale_pages[:5])}"
                         f"{f' and {len(stale_pages) - 5} more' if len(stale_pages) > 5 else ''} predate kept page "
-                        "data and still show the old penalty (the gradebook is right): --force writes them again")
+                        "data and still show the old penalty or marks (the gradebook is right): --force writes them again")
     stubs = {ex.id: release.stub_solution(source_nb.cells[ex.solution_index].source, ex) for ex in exercises}
     similar = similarity.pairs(_solutions(found, source_nb, name), stubs)
     similarity_csv = similarity.write_csv(output, name, similar, options.similarity_threshold)
@@ -368,7 +393,8 @@ def grade_folder(submissions_dir: Path, source: Path, output: Path, options: Gra
             if result.get("error"):
                 result = runner.error_result({"student": prepared.submission.student, "notebook": name,
                                                "exercises": base_job["exercises"]}, result["error"])
-            _finish(prepared, result, book, output, name, exercises, lateness.get(prepared.submission.student))
+            _finish(prepared, result, book, output, name, exercises, lateness.get(prepared.submission.student),
+                    marks.results.get(prepared.submission.student))
             results.append({k: v for k, v in result.items() if k not in ("cells", "log_tail")})  # keep memory flat
             if bar is not None:
                 bar.update(1)
@@ -388,7 +414,8 @@ def grade_folder(submissions_dir: Path, source: Path, output: Path, options: Gra
                                               options.similarity_threshold)
     return GradeReport(graded=len(results), skipped=len(found) - len(todo), gradebook=book.path, summary=summary,
                        histogram=png, isolation=isolation, warnings=warnings, results=results,
-                       similarity=similarity_csv, repenalised=repenalised,
+                       similarity=similarity_csv, repenalised=repenalised, review_sheet=marks.csv_path,
+                       reviewed=marks.reviewed, to_review=marks.pending,
                        similar_pairs=sum(1 for p in similar if p.similarity >= options.similarity_threshold))
 
 

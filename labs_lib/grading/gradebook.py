@@ -4,7 +4,8 @@
 (``runtime`` in seconds: the exercise's solution and tests cells), then the lateness columns
 ``submitted, time_source, late_hours, penalty`` (:mod:`~labs_lib.grading.deadlines`): the submission time
 (ISO 8601, UTC) and where it came from, the hours past the student's deadline, and the points deducted from
-this row; ``points`` is after the deduction (``points + penalty`` is what the tests gave). Gradebooks written
+this row; ``points`` is after the deduction (``points + penalty`` is what the tests gave). Written answers graded by hand
+(:mod:`~labs_lib.grading.written`) have rows too, with the statuses ``reviewed`` and ``pending``. Gradebooks written
 before these columns existed load as they are (the columns are empty until the next run). It is rewritten after each
 submission finishes, through a temporary file and an atomic rename, so an interrupted run (Ctrl-C, a
 power cut, a killed process) leaves a complete gradebook of everything graded so far and never a
@@ -161,6 +162,24 @@ class Gradebook:
             old = {**{k: row.get(k, "") for k in new}, "penalty": row.get("penalty") or "0"}  # '' in old gradebooks
             changed = changed or old != new
             row.update(new)
+        return changed
+
+    def put_rows(self, student: str, results: dict[str, dict[str, Any]]) -> bool:
+        """Set rows that need no kernel (written answers, :mod:`~labs_lib.grading.written`) from ``results``.
+
+        ``results`` hold points before any late penalty; each row keeps its penalty and lateness columns, so
+        that :meth:`reapply` (called next) recomputes the penalty over the whole notebook. Returns whether a row
+        changed; the caller saves.
+        """
+        changed = False
+        for ex, res in results.items():
+            old = self.rows.get((student, ex))
+            late = {k: old.get(k, "") for k in LATE_COLUMNS} if old else late_fields(None, 0.0)
+            new = {"student": student, "exercise": ex, "points": _number(float(res["points"]) - _float(late["penalty"])),
+                   "max": _number(res["max"]), "status": res["status"], "reason": _one_line(res.get("reason", ""))[:2000],
+                   "runtime": f"{float(res.get('runtime', 0.0)):.2f}", **late}
+            changed = changed or old != new
+            self.rows[(student, ex)] = new
         return changed
 
     def raw_results(self, student: str, exercise_ids: list[str]) -> dict[str, dict[str, Any]]:

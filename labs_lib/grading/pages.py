@@ -1,7 +1,8 @@
 """The grading pages rendered from Jinja2 templates: a student's feedback page and the instructor's summary.
 
-The templates are in ``labs_lib/grading/templates/`` (``feedback.html.j2``, ``summary.html.j2``, both extending
-``_page.html.j2``). The environment autoescapes every value (``autoescape=True``), so a student's text (a
+The templates are in ``labs_lib/grading/templates/`` (``feedback.html.j2``, ``summary.html.j2`` and the marker's
+``written.html.j2`` of :mod:`~labs_lib.grading.written`, all extending ``_page.html.j2``). The environment
+autoescapes every value (``autoescape=True``), so a student's text (a
 solution's output, a failing check's message, an id) is always shown as text and never becomes markup; a
 value the templates do not receive is an error (``StrictUndefined``), not an empty string.
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 STATUS_TEXT = {
     "passed": "passed", "failed": "failed", "timeout": "timed out", "memory": "memory limit", "crashed": "kernel crashed",
     "missing": "missing", "invalid": "not gradable", "tampered": "not trusted", "error": "grader error",
+    "reviewed": "graded by hand", "pending": "to be graded by hand",  # written answers (labs_lib.grading.written)
 }
 CELL_LABELS = {"solution": "your solution", "stub": "the release stub (your solution was missing)",
                "added": "a cell you added"}
@@ -50,7 +52,7 @@ def environment() -> jinja2.Environment:
 
 
 def render(template: str, **context: Any) -> str:
-    """Render one of the grading templates (``feedback.html.j2``, ``summary.html.j2``) with ``context``."""
+    """Render one of the grading templates (``feedback.html.j2``, ``summary.html.j2``, ``written.html.j2``)."""
     return environment().get_template(template).render(**context)
 
 
@@ -128,7 +130,9 @@ def notebook_summary(gradebook: Gradebook, name: str, exercise_ids: list[str], p
     for ex in exercise_ids:
         statuses = [row["status"] for (_, e), row in gradebook.rows.items() if e == ex]
         counts = {s: statuses.count(s) for s in STATUS_TEXT}
-        exercises.append(ExerciseCounts(ex, f"{counts['passed']} / {len(statuses)}" if statuses else "-", counts))
+        done = "reviewed" if counts["reviewed"] + counts["pending"] else "passed"  # a written answer: how many marked
+        rate = f"{counts[done]} / {len(statuses)}{' reviewed' if done == 'reviewed' else ''}" if statuses else "-"
+        exercises.append(ExerciseCounts(ex, rate, counts))
     late: dict[str, LateSubmission] = {}
     for (student, ex), row in gradebook.rows.items():
         hours = row.get("late_hours")

@@ -6,9 +6,11 @@ code between ``### BEGIN SOLUTION`` and ``### END SOLUTION``; the tests cell aft
 instructor-only tests between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``.
 
 A written answer, graded by hand, is a markdown cell with ``{"labs": {"exercise": ID, "role": "written",
-"points": P}}``: the release replaces its ``BEGIN SOLUTION`` ... ``END SOLUTION`` regions (or, without markers,
+"points": P}}`` (and an optional ``"rubric"``, a text or a list of criteria, shown to the marker by
+:mod:`~labs_lib.grading.written`): the release replaces its ``BEGIN SOLUTION`` ... ``END SOLUTION`` regions (or, without markers,
 the whole cell) by "YOUR ANSWER HERE"; with ``"task": true`` the cell is the question and stays as it is.
-``labs grade`` does not score written answers: :func:`unscored` says so, with their points.
+No test scores a written answer: a marker does, in the review sheet :mod:`~labs_lib.grading.written` writes;
+:func:`unscored` lists them with their points.
 
 A notebook in nbgrader's format (``nbgrader`` cell metadata, no ``labs`` metadata) is read as if it carried
 the equivalent ``labs`` metadata: :func:`find_problems` converts it in place first
@@ -61,6 +63,7 @@ class WrittenAnswer:
     index: int  # index of the markdown cell in the source notebook
     cell_id: str
     task: bool = False  # the cell is the question (an nbgrader task): the release leaves it as it is
+    rubric: str = ""  # optional ``labs.rubric`` (a string, or a list of strings one per criterion): for the marker
 
 
 class SchemaError(ValueError):
@@ -228,6 +231,10 @@ def _check_written(i: int, ex: str, cell: Any, meta: dict, written: dict[str, in
         problems.append(f"cell {i} ({ex}): unbalanced '{SOLUTION_BEGIN}' / '{SOLUTION_END}' markers")
     if marker_lines(source, HIDDEN_BEGIN) or marker_lines(source, HIDDEN_END):
         problems.append(f"cell {i} ({ex}): hidden tests in a written answer")
+    rubric = meta.get("rubric", "")
+    if not (isinstance(rubric, str) or (isinstance(rubric, list) and all(isinstance(r, str) for r in rubric))):
+        problems.append(f"cell {i} ({ex}): the rubric must be text or a list of texts (one per criterion), "
+                        f"got {rubric!r}")
     if meta.get("task") and marker_lines(source, SOLUTION_BEGIN):
         problems.append(f"cell {i} ({ex}): a task cell is released as it is: it cannot hold a solution region")
 
@@ -238,14 +245,19 @@ def written_answers(nb: Any, name: str = "notebook") -> list[WrittenAnswer]:
     if problems:
         raise SchemaError(name, problems)
     return [WrittenAnswer(id=m["exercise"], points=int(m["points"]), index=i, cell_id=c.get("id", ""),
-                          task=bool(m.get("task")))
+                          task=bool(m.get("task")), rubric=_rubric_text(m.get("rubric", "")))
             for i, c in enumerate(nb.cells) if isinstance(m := source_meta(c), dict) and m.get("role") == "written"]
+
+
+def _rubric_text(rubric: str | list[str]) -> str:
+    """A rubric as one text: a list becomes one criterion per line."""
+    return "\n".join(f"- {item}" for item in rubric) if isinstance(rubric, list) else rubric
 
 
 def unscored(nb: Any, name: str = "notebook") -> list[str]:
     """One sentence per written answer of ``nb``: graded by hand, so not in what ``labs grade`` scores."""
     return [f"cell {w.index}: {'task' if w.task else 'written answer'} {w.id!r} ({w.points} point(s)) is graded by "
-            "hand: labs grade leaves it out of the gradebook's totals" for w in written_answers(nb, name)]
+            "hand: labs grade lists it in review/written.csv for your points" for w in written_answers(nb, name)]
 
 
 def exercises(nb: Any, name: str = "notebook") -> list[Exercise]:
