@@ -20,12 +20,26 @@ from conftest import NOTEBOOKS
 
 WORKERS = 2
 
+# Classic wrong answers that once passed an exercise's visible checks: graded beside the instructor's solutions,
+# each must score 0 on its exercise (and the other exercises, filled with the solutions, full marks).
+WRONG_ANSWERS = {
+    "13_distributed_training.ipynb": {
+        "13-grad-accumulation": (
+            "def accumulate_gradients(grad_fn, X, y, num_micro_batches):\n"
+            "    return grad_fn(X, y)  # the whole batch at once: the right number, no accumulation\n"),
+    },
+}
+
 
 def _grade_one(path, base):
     edition = nbformat.read(base / "release" / path.name, 4)
     subs = base / "submissions" / path.stem
     (subs / "instructor").mkdir(parents=True)
     nbformat.write(filled(edition, nbformat.read(path, 4)), subs / "instructor" / path.name)
+    if path.name in WRONG_ANSWERS:
+        (subs / "classic-wrong").mkdir()
+        nbformat.write(filled(edition, nbformat.read(path, 4), **WRONG_ANSWERS[path.name]),
+                       subs / "classic-wrong" / path.name)
     options = grade.GradeOptions(workers=1, progress=False, manifest=base / "release" / "manifest.json")
     report = grade.grade_folder(subs, path, base / "grades" / path.stem, options)
     return path.name, report
@@ -45,11 +59,11 @@ def test_the_solutions_get_full_marks(course, path):
     base, reports = course
     report = reports[path.name]
     assert report.warnings == [], "the source differs from its release"
-    (result,) = report.results
+    (result,) = [r for r in report.results if r["student"] == "instructor"]
     errors = "\n".join(f"cell {e['cell']}: {e['ename']}: {e['evalue']}" for e in result["lesson_errors"])
     assert not errors, f"cells of {path.name} raised when the solutions were graded:\n{errors}"
     assert result["notes"] == [] and result["attempts"] == 1, (result["notes"], result["attempts"])
-    rows = list(csv.DictReader(open(report.gradebook)))
+    rows = [r for r in csv.DictReader(open(report.gradebook)) if r["student"] == "instructor"]
     exercises = schema.exercises(nbformat.read(path, 4), path.name)
     assert [r["exercise"] for r in rows] == [ex.id for ex in exercises]
     for r, ex in zip(rows, exercises, strict=True):
@@ -62,3 +76,15 @@ def test_the_solutions_get_full_marks(course, path):
         for line in hidden.splitlines():
             if len(line.strip()) > 30:
                 assert line.strip() not in page, f"hidden test code of {ex.id} in the feedback page"
+
+
+@pytest.mark.parametrize("name", sorted(WRONG_ANSWERS))
+def test_classic_wrong_answers_score_nothing(course, name):
+    base, reports = course
+    rows = {r["exercise"]: r for r in csv.DictReader(open(reports[name].gradebook)) if r["student"] == "classic-wrong"}
+    assert rows, f"the classic wrong answers of {name} were not graded"
+    for exercise, row in rows.items():
+        if exercise in WRONG_ANSWERS[name]:
+            assert (row["status"], float(row["points"])) == ("failed", 0.0), (exercise, row)
+        else:
+            assert row["status"] == "passed" and float(row["points"]) == float(row["max"]), (exercise, row)
