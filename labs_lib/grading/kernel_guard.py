@@ -56,6 +56,29 @@ def _is_public(name: str, root: str) -> bool:
         p in SKIPPED_PARTS for p in parts)
 
 
+def _loaded_by(recorded: Any, module: Any) -> bool:
+    """True when ``module`` is the same code as the recorded module under another import name: importing
+    ``tensorflow.saved_model`` (Keras' export does) binds a second module object from the file of
+    ``tensorflow._api.v2.saved_model``, as the package's attribute; TensorFlow's and Keras' lazy loaders are
+    replaced by their module the same way. A plain module that ``sys.modules`` holds, from a file of the package."""
+    if not isinstance(recorded, types.ModuleType) or type(module) is not types.ModuleType:
+        return False
+    if sys.modules.get(module.__name__) is not module:
+        return False
+    import os
+
+    root = sys.modules.get(module.__name__.split(".")[0])
+    origin, package = getattr(module, "__file__", None), getattr(root, "__file__", None)
+    if not origin or not package:
+        return False
+    origin = os.path.realpath(origin)
+    if not origin.startswith(os.path.dirname(os.path.realpath(package)) + os.sep):
+        return False
+    before = getattr(recorded, "__file__", None)
+    lazy = "LazyLoader" in type(recorded).__name__ and recorded.__name__ == module.__name__
+    return lazy or (before is not None and os.path.realpath(before) == origin)
+
+
 def _recorded(value: Any) -> bool:
     return callable(value) or isinstance(value, types.ModuleType)
 
@@ -150,9 +173,12 @@ class Guard:
                 if fix:
                     sys.modules[name] = module
             current = vars(module)
-            for key, value in self.module_dicts[name].items():
+            for key, value in list(self.module_dicts[name].items()):
                 now = current.get(key, _MISSING)
                 if now is value:
+                    continue
+                if _loaded_by(value, now):  # a lazy loader replaced by the real module it loads (a lesson's
+                    self.module_dicts[name][key] = now  # first tf.saved_model.load does it): keep the module
                     continue
                 if not fix and isinstance(value, types.ModuleType) and isinstance(now, types.ModuleType):
                     continue  # a lazy loader replaced by the module it loads: not tampering
