@@ -38,13 +38,16 @@ def own_run_time(notebook: nbformat.NotebookNode, work: Path, runs: int) -> floa
     """Seconds papermill needs to run the notebook in quick mode, no grading (fastest of ``runs``)."""
     import papermill
 
+    from labs_lib import nbexec
+
     path = work / "baseline.ipynb"
     nbformat.write(notebook, path)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         papermill.execute_notebook(str(path), str(work / "baseline-out.ipynb"), parameters={"QUICK": True, "SEED": 42},
-                                   kernel_name="python3", progress_bar=False, cwd=str(work))
+                                   kernel_name="python3", progress_bar=False, cwd=str(work),
+                                   engine_name=nbexec.register_engine())
         times.append(time.perf_counter() - start)
     return min(times)
 

@@ -106,6 +106,8 @@ def _child(spec: dict) -> dict:
 
     import papermill
 
+    from labs_lib import nbexec
+
     source, executed = Path(spec["notebook"]), Path(spec["executed"])
     executed.parent.mkdir(parents=True, exist_ok=True)
     status, error = "ok", None
@@ -114,7 +116,7 @@ def _child(spec: dict) -> dict:
         papermill.execute_notebook(
             str(source), str(executed), parameters={"QUICK": spec["quick"], "SEED": spec["seed"]},
             cwd=str(source.parent), kernel_name="python3", progress_bar=False, log_output=False,
-            execution_timeout=spec.get("cell_timeout"),
+            execution_timeout=spec.get("cell_timeout"), engine_name=nbexec.register_engine(),
         )
     except papermill.PapermillExecutionError as failure:
         status = "error"

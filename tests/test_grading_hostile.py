@@ -281,6 +281,8 @@ def test_a_loop_that_ignores_interrupts_is_stopped_and_the_rest_graded(graded):
     assert score(graded, "stubborn") == {"t-add": 0, "t-square": 2, "t-mean": 1}
     r = row(graded, "stubborn", "t-add")
     assert r["status"] == "timeout" and "ignored the interrupt" in r["reason"]
+    log = (graded["out"] / "kernel-logs" / "99_fixture" / "stubborn.log").read_text()
+    assert "Thread" in log and "in add" in log, log  # its stacks, written before it was stopped
 
 
 def test_sleeping_past_the_wall_clock_limit(graded):

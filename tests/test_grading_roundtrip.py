@@ -67,7 +67,8 @@ def test_the_solutions_get_full_marks(course, path):
     exercises = schema.exercises(nbformat.read(path, 4), path.name)
     assert [r["exercise"] for r in rows] == [ex.id for ex in exercises]
     for r, ex in zip(rows, exercises, strict=True):
-        assert (r["status"], r["reason"]) == ("passed", ""), f"{ex.id}: {r['status']}: {r['reason']}"
+        assert (r["status"], r["reason"]) == ("passed", ""), (
+            f"{ex.id}: {r['status']}: {r['reason']}\nkernel log:\n{result.get('log_tail', '')}")
         assert float(r["points"]) == float(r["max"]) == ex.points
     page = (base / "grades" / path.stem / "feedback" / path.stem / "instructor.html").read_text()
     source = nbformat.read(path, 4)

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labs_lib import nbexec
 from labs_lib.grading import sandbox
 from labs_lib.grading.limits import Limits, Watchdog
 
@@ -90,6 +91,8 @@ HOOKS: tuple[Hook, ...] = (
          "the kernel's env, cwd, stdout and stderr are start_kernel's keyword arguments (passed on to Popen)"),
     Hook("jupyter_client.manager:AsyncKernelManager.interrupt_kernel", ("self",),
          "a cell past the per-cell limit is interrupted"),
+    Hook("jupyter_client.manager:AsyncKernelManager.signal_kernel", ("self", "signum"),
+         "a kernel that ignores the interrupt is asked for its stacks before it is stopped"),
     Hook("jupyter_client.manager:AsyncKernelManager.shutdown_kernel", ("self", "now"),
          "a cell that ignores the interrupt is stopped"),
     Hook("jupyter_client.provisioning.local_provisioner:LocalProvisioner.process", None,
@@ -105,6 +108,9 @@ HOOKS: tuple[Hook, ...] = (
     Hook("nbclient:NotebookClient.async_setup_kernel", ("self", "kwargs"),
          "execute(cleanup_kc=True, env=..., ...) stops the grader's own kernel manager at the end and passes the "
          "rest to start_kernel", source="cleanup_kc"),
+    Hook("nbclient:NotebookClient.on_comm_open_jupyter_widget", None,
+         "an empty widget_registry switches off the Output-widget emulation (labs_lib.nbexec)",
+         source="self.widget_registry"),
     Hook("nbclient:NotebookClient.output", ("self", "outs", "msg", "display_id", "cell_index"),
          "GradingClient overrides it: outputs are capped per cell", exact=True),
     Hook("nbclient:NotebookClient.on_cell_executed", None, "execute() records each cell's execute reply"),
@@ -207,6 +213,9 @@ def kernel_launch_options(policy: sandbox.SandboxPolicy, env: dict[str, str], lo
     return {"env": dict(env), "cwd": policy.home, "stdout": log_file, "stderr": log_file}
 
 
+LOG_TAIL_BYTES = 12_000  # of the kernel log, kept with a run: room for the stacks of a kernel that was stopped
+
+
 @functools.cache
 def _client_class() -> type:
     from nbclient import NotebookClient
@@ -221,6 +230,7 @@ def _client_class() -> type:
 
         def __init__(self, nb_man: Any, *, cell_timeout: float | None = None, output_bytes: int = 2**20, **kw: Any):
             super().__init__(nb_man.nb, timeout=None, **kw)
+            nbexec.without_output_widget_emulation(self)  # it can leave a widget's cell waiting for ever
             self.nb_man = nb_man
             self.cell_timeout = cell_timeout
             self.output_bytes = output_bytes
@@ -261,6 +271,9 @@ def _client_class() -> type:
                 await self.km.interrupt_kernel()
             await asyncio.sleep(self.cell_timeout)
             record["killed"] = True  # it ignored the interrupt: stop the kernel
+            with contextlib.suppress(Exception):  # first ask it where it is stuck (stacks to the kernel log)
+                await self.km.signal_kernel(sandbox.STACKS_SIGNAL)
+                await asyncio.sleep(1.0)
             with contextlib.suppress(Exception):
                 await self.km.shutdown_kernel(now=True)
 
@@ -449,7 +462,7 @@ def execute(nb: Any, job: dict, limits: Limits, deadline: float, workdir: Path, 
         ended["peak_mb"] = round(watchdog.peak_mb, 1)
         if ended["how"] == "died" and not ended["reason"]:
             ended["exit"] = _exit_description(km)
-    ended["log_tail"] = log_path.read_bytes()[-2000:].decode("utf-8", "replace") if log_path.exists() else ""
+    ended["log_tail"] = log_path.read_bytes()[-LOG_TAIL_BYTES:].decode("utf-8", "replace") if log_path.exists() else ""
     last = [line for line in ended["log_tail"].splitlines() if line.strip()][-1:]
     if ended["how"] == "error" and last:  # e.g. the sandbox could not start: say why
         ended["detail"] = f"{ended.get('detail')} (kernel log: {last[0].strip()[:300]})"

@@ -303,6 +303,16 @@ def _dask_result(future: Any) -> dict[str, Any]:
         return {"exercises": {}, "cells": [], "notes": [], "error": f"grader error: Dask worker failed: {error}"}
 
 
+def _write_kernel_log(output: Path, name: str, student: str, text: str) -> None:
+    """``kernel-logs/<notebook>/<student>.log``: the end of the kernel's log for a run that died or was stopped.
+
+    For the instructor (never in feedback): a kernel stopped past the per-cell limit writes every thread's
+    Python stack there first (:data:`labs_lib.grading.sandbox.STACKS_SIGNAL`)."""
+    folder = output / "kernel-logs" / Path(name).stem
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{submissions.file_name(student)}.log").write_text(text or "(the kernel wrote nothing)\n")
+
+
 def grade_folder(submissions_dir: Path, source: Path, output: Path, options: GradeOptions | None = None) -> GradeReport:
     """Grade every submission of ``source`` in ``submissions_dir``; write the gradebook, feedback and summary to ``output``."""
     options = options or GradeOptions()
@@ -395,7 +405,11 @@ def grade_folder(submissions_dir: Path, source: Path, output: Path, options: Gra
                                                "exercises": base_job["exercises"]}, result["error"])
             _finish(prepared, result, book, output, name, exercises, lateness.get(prepared.submission.student),
                     marks.results.get(prepared.submission.student))
-            results.append({k: v for k, v in result.items() if k not in ("cells", "log_tail")})  # keep memory flat
+            kept = {k: v for k, v in result.items() if k not in ("cells", "log_tail")}  # keep memory flat
+            if any(e.get("status") in ("crashed", "timeout", "memory") for e in result.get("exercises", {}).values()):
+                kept["log_tail"] = result.get("log_tail", "")  # where the kernel was when it died or was stopped
+                _write_kernel_log(output, name, prepared.submission.student, kept["log_tail"])
+            results.append(kept)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix_str(prepared.submission.student, refresh=False)

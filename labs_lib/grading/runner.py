@@ -84,12 +84,16 @@ def grade(job: dict) -> dict[str, Any]:
                 shutil.rmtree(stale, ignore_errors=True)
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=WORK_ROOT))
     attempts, final, ended, records = 0, {}, {}, {}
+    died_logs: list[str] = []  # the kernel logs of attempts that died: kept for the instructor
     completed: dict[str, dict[str, Any]] = {}  # exercises whose tests ran to the end in some attempt
     try:
         while True:
             attempts += 1
             run = execute(nb, job, limits, deadline, workdir / f"attempt{attempts}", mode)
             records, ended = run["records"], run["ended"]
+            if ended["how"] == "died" or any(r.get("killed") for r in records.values()):
+                died_logs.append(f"--- attempt {attempts}: the kernel died or was stopped; the end of its log ---\n"
+                                 f"{ended.get('log_tail', '')}")
             final = scoring.score(job, records, ended, limits)
             completed.update({ex: res for ex, res in final.items() if res["finished"]})
             cells = [records[i] for i in sorted(records) if records[i]["kind"] in ("solution", "added", "stub")]
@@ -129,7 +133,7 @@ def grade(job: dict) -> dict[str, Any]:
         "student": job["student"], "notebook": job["notebook"], "exercises": final,
         "cells": cells, "runtime": round(time.monotonic() - start, 2),
         "attempts": attempts, "isolation": mode, "notes": notes, "peak_mb": ended.get("peak_mb", 0.0),
-        "log_tail": ended.get("log_tail", ""), "lesson_errors": lesson_errors,
+        "log_tail": "\n".join(died_logs) or ended.get("log_tail", ""), "lesson_errors": lesson_errors,
     }
 
 

@@ -332,6 +332,7 @@ def _enter_namespaces(policy: SandboxPolicy, probe: bool = False) -> None:
     pid = os.fork()
     if pid:  # the parent stays outside the new PID namespace and only relays the exit status
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are meant for the kernel (same group)
+        signal.signal(STACKS_SIGNAL, signal.SIG_IGN)  # so is the request for the kernel's stacks
         signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))
         while True:
             try:
@@ -488,6 +489,10 @@ def _audit_hook(policy: SandboxPolicy):
     return hook
 
 
+STACKS_SIGNAL = signal.SIGUSR2  # asks a sandboxed kernel to write its threads' stacks to its log
+_KEEP: list = []  # the log file faulthandler writes to must outlive run()
+
+
 def set_limits(policy: SandboxPolicy) -> None:
     """Resource limits for the kernel process (inherited by anything it starts)."""
     import resource
@@ -540,8 +545,23 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, name="labs-sandbox-parent-watch", daemon=True).start()
 
 
+def _dump_stacks_on_request() -> None:
+    """On :data:`STACKS_SIGNAL`, write every thread's Python stack to the kernel log (the original stderr).
+
+    The grader sends it to a kernel that ignored an interrupt, just before stopping it, so the log says where the
+    kernel was stuck. faulthandler writes from its C signal handler, without the GIL, so a kernel whose main thread
+    is blocked inside a C call still answers; a duplicate of fd 2 is used because ipykernel later redirects fd 2.
+    """
+    import faulthandler
+
+    log = os.fdopen(os.dup(2), "w", buffering=1)
+    faulthandler.register(STACKS_SIGNAL, file=log, all_threads=True)
+    _KEEP.append(log)
+
+
 def run(policy: SandboxPolicy, argv: list[str]) -> None:
     """Apply ``policy`` to this process, then run ``argv`` (``-m module args...`` or ``script args...``) in it."""
+    _dump_stacks_on_request()
     if policy.mode == "namespace":
         _enter_namespaces(policy)
     else:
