@@ -18,6 +18,7 @@ One concern per module:
 - :mod:`~labs_lib.grading.similarity`    pairwise similarity of solution code (winnowed token fingerprints)
 - :mod:`~labs_lib.grading.written`       written answers graded by hand: the review sheet, its points in the gradebook
 - :mod:`~labs_lib.grading.gradebook`     the CSV gradebook, written atomically, and what is up to date
+- :mod:`~labs_lib.grading.sheets`        the one reader of instructors' CSV files (rosters, timestamps, extensions, the sheet)
 - :mod:`~labs_lib.grading.feedback`      per-student HTML pages, the summary and the score histogram
 - :mod:`~labs_lib.grading.pages`         the pages' Jinja2 templates (autoescaped) and what they are rendered from
 - :mod:`~labs_lib.grading.grade`         the whole batch, locally or on a Dask cluster

@@ -24,7 +24,6 @@ Times:
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 import re
@@ -32,6 +31,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from labs_lib.grading import sheets
 
 UTC = dt.timezone.utc
 PERIODS = {"day": dt.timedelta(days=1), "hour": dt.timedelta(hours=1)}
@@ -281,17 +282,8 @@ def _header_index(header: list[str], names: Iterable[str]) -> int | None:
 
 
 def _read_rows(path: Path, what: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DeadlineError(f"no such {what} file: {path}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise DeadlineError(f"the {what} file {path} cannot be read: {error}") from None
-    rows = list(csv.reader(text.splitlines()))
-    numbered = [(i + 1, row) for i, row in enumerate(rows) if any(cell.strip() for cell in row)]
-    if not numbered:
-        raise DeadlineError(f"the {what} file {path} is empty: it needs a header line, e.g. student,time")
-    return numbered[0][1], numbered[1:]
+    table = sheets.read_table(path, what, DeadlineError, "student,time")
+    return table.header, table.rows
 
 
 def read_timestamps(path: Path, default_tz: dt.tzinfo = UTC) -> dict[str, dt.datetime]:

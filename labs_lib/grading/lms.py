@@ -49,6 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labs_lib.grading import sheets
 from labs_lib.grading.gradebook import write_atomic
 from labs_lib.grading.term import Term, read_part
 
@@ -137,19 +138,6 @@ def _header_key(raw: str) -> str:
     return re.sub(r"[\s\-]+", "_", raw.replace("\ufeff", "").strip().strip('"').lower())
 
 
-def _decode(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise RosterError(f"no such roster: {path}") from None
-    except OSError as error:
-        raise RosterError(f"cannot read the roster {path}: {error.strerror}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise RosterError(f"{path} is not UTF-8 text: save it as \"CSV UTF-8\" (Excel) or UTF-8 CSV") from None
-
-
 def read_roster(path: Path) -> Roster:
     """Read a roster CSV (see the module's docstring for its columns).
 
@@ -157,16 +145,8 @@ def read_roster(path: Path) -> Roster:
     columns meaning the same field, a row without a student id, or a student listed twice.
     """
     path = Path(path)
-    text = _decode(path)
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
-        raise RosterError(f"{path} is empty: its first line must be a header such as student,name,lms_id,email")
-    try:
-        delimiter = csv.Sniffer().sniff(lines[0], delimiters=",;\t").delimiter
-    except csv.Error:
-        delimiter = ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = next(reader)
+    table = sheets.read_table(path, "roster", RosterError, "student,name,lms_id,email")
+    header = table.header
     lookup = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
     index: dict[str, int] = {}
     for position, raw in enumerate(header):
@@ -182,17 +162,15 @@ def read_roster(path: Path) -> Roster:
     entries: dict[str, RosterEntry] = {}
     first_line: dict[str, int] = {}
     duplicates: list[str] = []
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
+    for line, row in table.rows:
         values = {name: (row[i].strip() if i < len(row) else "") for name, i in index.items()}
         if not values["student"]:
-            raise RosterError(f"{path}, line {reader.line_num}: no student id; every row needs one in 'student'")
+            raise RosterError(f"{path}, line {line}: no student id; every row needs one in 'student'")
         student = values["student"]
         if student in entries:
-            duplicates.append(f"{student!r} (lines {first_line[student]} and {reader.line_num})")
+            duplicates.append(f"{student!r} (lines {first_line[student]} and {line})")
             continue
-        first_line[student] = reader.line_num
+        first_line[student] = line
         entries[student] = RosterEntry(**values)
     if duplicates:
         raise RosterError(f"{path}: students listed twice: {', '.join(duplicates)}; keep one row per student")

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labs_lib.grading import lms, nbgrader, pages, release, schema, submissions
+from labs_lib.grading import lms, nbgrader, pages, release, schema, sheets, submissions
 from labs_lib.grading.gradebook import write_atomic
 
 FOLDER = "review"
@@ -134,26 +134,16 @@ def read_sheet(path: Path) -> tuple[dict[tuple[str, str], Mark], list[dict[str, 
     path = Path(path)
     if not path.exists():
         return {}, [], []
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SheetError(f"{path} is not UTF-8 text: save it as \"CSV UTF-8\" (Excel) or UTF-8 CSV") from None
-    except OSError as error:
-        raise SheetError(f"cannot read {path}: {error.strerror}") from None
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if ";" in first and "," not in first else ","  # a spreadsheet in a decimal-comma locale
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [h.strip() for h in reader.fieldnames or []]
+    table = sheets.read_table(path, "written-answers sheet", SheetError, ",".join(COLUMNS))
+    header = [h.strip() for h in table.header]
     missing = [c for c in ("student", "exercise", "points") if c not in header]
     if missing:
         raise SheetError(f"{path} has no {', '.join(missing)} column: its header must be {','.join(COLUMNS)}; "
                          "fix the header (or move the file away to start a new sheet)")
-    reader.fieldnames = header
     marks: dict[tuple[str, str], Mark] = {}
     rows: list[dict[str, str]] = []
     warnings: list[str] = []
-    line = reader.line_num + 1
-    for row in reader:
+    for line, row in table.records():
         clean = {c: (row.get(c) or "") for c in COLUMNS}
         clean["student"] = _unneutralise(clean["student"].strip())
         clean["exercise"] = clean["exercise"].strip()
@@ -168,7 +158,6 @@ def read_sheet(path: Path) -> tuple[dict[tuple[str, str], Mark], list[dict[str, 
         else:
             marks[key] = Mark(points=clean["points"], comment=clean["comment"], line=line)
             rows.append(clean)
-        line = reader.line_num + 1
     return marks, rows, warnings
 
 
