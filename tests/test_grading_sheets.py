@@ -53,6 +53,12 @@ def test_errors_name_the_file_and_say_what_to_do(tmp_path, data, message):
     assert str(path) in str(caught.value)
 
 
+def test_an_unclosed_quote_is_reported_with_its_line_and_a_stray_quote_is_kept(tmp_path):
+    with pytest.raises(Problem, match="a quote opened on line 3 is never closed"):
+        read(tmp_path, b'student,comment\nalice,fine\nbob,"never closed\ncarol,ok\n')
+    assert read(tmp_path, b'student,name\nob,O"Brien\n').rows == [(2, ["ob", 'O"Brien'])]
+
+
 def test_a_folder_is_not_a_sheet(tmp_path):
     with pytest.raises(Problem, match="is a folder: give the CSV file itself"):
         sheets.read_table(tmp_path, "roster", Problem, "student")

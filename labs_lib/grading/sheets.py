@@ -68,4 +68,13 @@ def read_table(path: Path, what: str, error: type[Exception], header_hint: str) 
             start = reader.line_num + 1
     except csv.Error as problem:
         raise error(f"the {what} file {path}, line {reader.line_num}: {problem} (an unclosed quote?)") from None
+    strict = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first), strict=True)
+    opened = 1  # the first line of the row being read
+    try:
+        for _ in strict:
+            opened = strict.line_num + 1
+    except csv.Error as problem:  # the lenient reader above took everything after an open quote as one field
+        if "unexpected end of data" in str(problem):
+            raise error(f"the {what} file {path}: a quote opened on line {opened} is never closed, so the rest of "
+                        "the file would be one field; close it (or remove the stray quote)") from None
     return Table(path, numbered[0][1], numbered[1:])
