@@ -17,10 +17,12 @@ What is too long for a notebook lives here, one concern per module:
   a subpackage with its own module map
 - :mod:`labs_lib.results`  the figures a lesson reaches, recorded for the course's results table
 - :mod:`labs_lib.runs`     ``labs run``: the course with papermill, its wall times, peak memory and figures
+- :mod:`labs_lib.links`    the repository's path, once: Binder/Colab badges and the Colab setup cell (``labs links``)
 - :mod:`labs_lib.nbexec`   headless execution shared by ``labs run`` and ``labs grade`` (no Output-widget emulation)
 - :mod:`labs_lib.report`   the README's results section, written from the results files (``labs results``)
 - :mod:`labs_lib.nbclean`  the one notebook cleaner, a keep-list (``labs clean [--check]``, ``labs release``)
-- :mod:`labs_lib.cli`      the ``labs`` command (doctor, clean, release, grade, run, bench, results)
+- :mod:`labs_lib.glossary` the bilingual glossary: the notebooks' Chinese glosses, defined (``labs glossary``)
+- :mod:`labs_lib.cli`      the ``labs`` command (doctor, clean, release, grade, run, bench, results, glossary)
 
 Modules that need TensorFlow import it themselves, so ``import labs_lib`` stays cheap.
 """

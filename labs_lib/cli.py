@@ -1,7 +1,8 @@
 """The ``labs`` command: ``labs doctor`` (what this machine has), ``labs clean``, ``labs release`` and
 ``labs grade`` (student editions and grading, see :mod:`labs_lib.grading`), ``labs run`` (the course with
 papermill: times, memory, figures; :mod:`labs_lib.runs`), ``labs bench`` (``benchmarks/``) and ``labs results``
-(the README's results table from the results files; :mod:`labs_lib.report`)."""
+(the README's results table from the results files; :mod:`labs_lib.report`) and ``labs glossary`` (GLOSSARY.md
+from the notebooks' glosses; :mod:`labs_lib.glossary`)."""
 
 from __future__ import annotations
 
@@ -240,6 +241,22 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
+def links_command(args: argparse.Namespace) -> int:
+    from labs_lib import links
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"labs links: {folder} is not a folder; give the course's notebooks folder", file=sys.stderr)
+        return 2
+    stale = links.update_notebooks(folder, write=not args.check)
+    for name in stale:
+        print(f"{name}: {'stale badges or Colab setup cell' if args.check else 'updated'} ({links.REPOSITORY})")
+    if args.check and stale:
+        print("run `labs links` to update them", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labs", description="Tools for the deep-learning course.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -250,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("paths", nargs="+", help="notebooks or folders of notebooks")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 and say why if a notebook is not clean")
     p.set_defaults(func=clean)
+    p = commands.add_parser("links", help="the lessons' Binder/Colab badges and Colab setup cell, from links.REPOSITORY")
+    p.add_argument("folder", nargs="?", default="notebooks", help="the course folder (default: notebooks)")
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 and name the stale lessons")
+    p.set_defaults(func=links_command)
     p = commands.add_parser("release", help="write student editions (stubs, no hidden tests) and a manifest")
     p.add_argument("source", help="the course folder (notebooks/) or one notebook")
     p.add_argument("-o", "--output", required=True, help="folder for the student editions, e.g. release/")
@@ -306,11 +327,12 @@ def main(argv: list[str] | None = None) -> int:
                    choices=("email", "idnumber", "username", "lms_id", "sis_user_id", "sis_login_id"),
                    help="roster field in Moodle's identifier column and plain's lms_id column (default email)")
     p.set_defaults(func=export)
+    from labs_lib import glossary, runs
     from labs_lib import report as results_report
-    from labs_lib import runs
 
     runs.add_parser(commands)
     results_report.add_parsers(commands)
+    glossary.add_parser(commands)
     args = parser.parse_args(argv)
     return args.func(args)
 
