@@ -8,6 +8,8 @@ PYTHON   ?= python3
 VENV     ?= .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.labs-installed
+SITE_STAMP := $(VENV)/.labs-site-installed
+FULL     ?=
 LAB_ARGS ?=
 # Jupyter refuses to run as root (containers, CI) unless told to.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
@@ -16,7 +18,7 @@ PYTEST_ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: lab test test-gpu-shape unit notebooks install browser-deps lint clean-notebooks doctor help bench bench-quick full results
+.PHONY: lab test test-gpu-shape test-site site unit notebooks install browser-deps lint clean-notebooks doctor help bench bench-quick full results
 
 help:
 	@echo "make lab    - install (first time) and open JupyterLab on the course"
@@ -24,6 +26,8 @@ help:
 	@echo "make unit   - the fast tier of the tests (no kernels, browsers or training subprocesses)"
 	@echo "make notebooks - every notebook in quick mode with nbval"
 	@echo "make test-gpu-shape - every notebook in quick mode as a GPU machine runs it: mixed_float16, then also 2 replicas"
+	@echo "make site   - the course website from freshly executed notebooks: build/site/html (FULL=1: full settings)"
+	@echo "make test-site - the built website in headless Chromium: every page, its figures, links and search"
 	@echo "make doctor - versions, device profile, data sets"
 	@echo "make bench  - every benchmark: a table and benchmarks/results/*.json (about 15 min on 2 cores)"
 	@echo "make bench-quick - the benchmarks at small sizes (under 5 min); fails only if a figure is missing"
@@ -42,6 +46,12 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 	@echo "==> installed"
+
+# The website's tools (Sphinx, MyST-NB, sphinx-book-theme): only make site needs them.
+$(SITE_STAMP): pyproject.toml $(STAMP)
+	@echo "==> installing the website's tools (the site extra: Sphinx, MyST-NB, sphinx-book-theme)"
+	$(PY) -m pip install --quiet -e '.[dev,site]'
+	@touch $(SITE_STAMP)
 
 install: $(STAMP)
 	@echo "==> environment $(VENV) is up to date"
@@ -79,11 +89,11 @@ browser-deps:
 # released and filled with the solutions, is graded, and any cell that raises fails it (as nbval would).
 test: install browser-deps
 	@echo "==> running every test, two test modules at a time; every notebook runs once in quick mode (LABS_QUICK=1, offline-safe), graded"
-	LABS_QUICK=1 $(PY) -m pytest tests -n 2 --dist loadscope --durations=15 $(PYTEST_ARGS)
+	LABS_QUICK=1 $(PY) -m pytest tests -m "not site" -n 2 --dist loadscope --durations=15 $(PYTEST_ARGS)
 
 # The fast tier: no kernels, no browsers, no subprocess training (pytest -m "not kernel and not slow").
 unit: install
-	LABS_QUICK=1 $(PY) -m pytest tests -m "not kernel and not slow" $(PYTEST_ARGS)
+	LABS_QUICK=1 $(PY) -m pytest tests -m "not kernel and not slow and not site" $(PYTEST_ARGS)
 
 # Two notebooks at a time (pytest-xdist, one kernel per worker; --dist loadfile keeps a notebook's cells in one
 # kernel): a quick notebook is mostly start-up and small ops, so two at once take about 0.6 of the time on 2 cores.
@@ -101,6 +111,15 @@ test-gpu-shape: install
 	LABS_QUICK=1 LABS_PRECISION=mixed_float16 $(NBVAL)
 	@echo "==> every notebook in quick mode as on two GPUs (LABS_PRECISION=mixed_float16 LABS_REPLICAS=2)"
 	LABS_QUICK=1 LABS_PRECISION=mixed_float16 LABS_REPLICAS=2 $(NBVAL)
+
+# The course website (labs_lib/site.py, site/conf.py): every lesson executed for the purpose (two at a time, quick
+# mode unless FULL=1; a cell that raises fails the build), then Sphinx with MyST-NB. Output in build/site/html.
+site: $(SITE_STAMP)
+	$(VENV)/bin/labs site $(if $(FULL),--full,)
+
+# The built site in headless Chromium, served on 127.0.0.1 (tests/test_site.py, marker site).
+test-site: $(SITE_STAMP) browser-deps
+	$(PY) -m pytest tests/test_site.py -m site -q $(PYTEST_ARGS)
 
 # Benchmarks (benchmarks/): figures printed and written to benchmarks/results/ (quick: results/quick/).
 bench: install

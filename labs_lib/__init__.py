@@ -22,7 +22,8 @@ What is too long for a notebook lives here, one concern per module:
 - :mod:`labs_lib.report`   the README's results section, written from the results files (``labs results``)
 - :mod:`labs_lib.nbclean`  the one notebook cleaner, a keep-list (``labs clean [--check]``, ``labs release``)
 - :mod:`labs_lib.glossary` the bilingual glossary: the notebooks' Chinese glosses, defined (``labs glossary``)
-- :mod:`labs_lib.cli`      the ``labs`` command (doctor, clean, release, grade, run, bench, results, glossary)
+- :mod:`labs_lib.site`     the course website: lessons executed for it, then Sphinx with MyST-NB (``labs site``)
+- :mod:`labs_lib.cli`      the ``labs`` command (doctor, clean, release, grade, run, bench, results, glossary, site)
 
 Modules that need TensorFlow import it themselves, so ``import labs_lib`` stays cheap.
 """

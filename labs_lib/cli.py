@@ -327,12 +327,13 @@ def main(argv: list[str] | None = None) -> int:
                    choices=("email", "idnumber", "username", "lms_id", "sis_user_id", "sis_login_id"),
                    help="roster field in Moodle's identifier column and plain's lms_id column (default email)")
     p.set_defaults(func=export)
-    from labs_lib import glossary, runs
+    from labs_lib import glossary, runs, site
     from labs_lib import report as results_report
 
     runs.add_parser(commands)
     results_report.add_parsers(commands)
     glossary.add_parser(commands)
+    site.add_parser(commands)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -545,3 +545,13 @@ def test_attention_plain_functions():
     fig = plot_attention(weights, ["a", "b", "c"], ["a", "b", "c"], query=0)
     assert len(fig.axes) >= 2
     plt.close(fig)
+
+
+def test_the_playground_and_dashboard_display_their_picture_beside_the_widget_view(digits):
+    """The static fallback: a viewer without a kernel (the website, GitHub) shows the picture, JupyterLab the widget."""
+    import base64
+
+    for widget in (TrainingPlayground(SMALL), TrainingDashboard(_digits_model, digits, DashboardSettings(num_epochs=1))):
+        bundle = widget._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in bundle
+        assert base64.b64decode(bundle["image/png"]) == widget.png and widget.png.startswith(b"\x89PNG")

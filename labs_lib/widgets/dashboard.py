@@ -184,7 +184,7 @@ class TrainingDashboard:
         self.widget.add_class("labs-training-dashboard")
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        return display.with_picture(self.widget._repr_mimebundle_(**kwargs), self.png)  # the picture: a static fallback
 
     def _metric_names(self) -> tuple[str, ...]:
         return ("loss", *[m if isinstance(m, str) else getattr(m, "name", str(m)) for m in self.metrics])

@@ -61,6 +61,16 @@ def html_output(markup: str) -> dict:
     return {"output_type": "display_data", "metadata": {}, "data": {"text/html": markup, "text/plain": markup}}
 
 
+def with_picture(bundle: dict, png: bytes) -> dict:
+    """A widget's display bundle with its current picture beside the widget view: the static fallback.
+
+    JupyterLab renders the widget view (its renderer ranks first); a viewer without a kernel or widget manager
+    (the course website, GitHub, nbviewer) shows the picture instead of the widget's ``repr``."""
+    if png:
+        bundle = {**bundle, "image/png": base64.b64encode(png).decode("ascii")}
+    return bundle
+
+
 def show_figure(out: widgets.Output, fig: Figure, dpi: int = 80) -> bytes:
     """Replace what ``out`` shows with ``fig``; returns the PNG bytes that were shown.
 

@@ -145,7 +145,7 @@ class TrainingPlayground:
         self._update_enabled(c)
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        return display.with_picture(self.widget._repr_mimebundle_(**kwargs), self.png)  # the picture: a static fallback
 
     # ------------------------------------------------------------------ settings <-> controls
     @property
