@@ -12,6 +12,7 @@ One concern per module:
 - :mod:`~labs_lib.grading.sandbox`       the kernel's isolation (namespaces or audit hooks), limits, environment
 - :mod:`~labs_lib.grading.limits`        a submission's limits, and the watchdog that enforces time and memory
 - :mod:`~labs_lib.grading.execute`       one papermill run of a grading copy, with per-cell records
+- :mod:`~labs_lib.grading.vocab`         the statuses of a result and the kinds of a grading copy's cells (enums)
 - :mod:`~labs_lib.grading.scoring`       points, status and reason per exercise from those records
 - :mod:`~labs_lib.grading.runner`        one submission in its own process, with reruns after a kernel death
 - :mod:`~labs_lib.grading.deadlines`     deadlines, grace, late penalties and extensions; submission times

@@ -22,10 +22,9 @@ from typing import Any
 import nbformat
 
 from labs_lib.grading import release, review, schema
+from labs_lib.grading.vocab import Kind
 
-KINDS = ("bootstrap", "lesson", "snapshot", "restore", "solution", "stub", "added", "guard", "tests", "verify")
-GRADER_KINDS = {"bootstrap", "snapshot", "restore", "guard", "verify"}
-STUDENT_KINDS = {"solution", "added"}
+KINDS = tuple(Kind)
 HEAVY_LIBRARIES = ("tensorflow", "keras")  # protected by the guard when the lesson imports them
 # Libraries whose import changes the protected ones (importing KerasHub binds attributes of tensorflow.compat and
 # tensorflow.keras). When the lesson uses them (directly, or through the labs_lib module named), the guard imports
@@ -48,13 +47,13 @@ class Assembly:
     hidden_lines: list[str] = field(default_factory=list)  # for redacting student outputs in feedback
 
 
-def _grader_cell(kind: str, source: str, exercise: str | None = None, index: int | None = None) -> Any:
+def _grader_cell(kind: Kind, source: str, exercise: str | None = None, index: int | None = None) -> Any:
     cell = nbformat.v4.new_code_cell(source)
     cell.metadata["labs_grading"] = {"kind": kind, "exercise": exercise, "source_index": index}
     return cell
 
 
-def _copy(cell: Any, kind: str, source: str, exercise: str | None, index: int | None, tags: list | None = None) -> Any:
+def _copy(cell: Any, kind: Kind, source: str, exercise: str | None, index: int | None, tags: list | None = None) -> Any:
     new = nbformat.v4.new_code_cell(source)
     new.metadata["labs_grading"] = {"kind": kind, "exercise": exercise, "source_index": index}
     if tags:
@@ -147,7 +146,7 @@ def assemble(source: Any, submission: Any, name: str = "notebook", nonce: str | 
     imports_list = sorted(imports | {"numpy", "math", "labs_lib.checks"})
 
     cells: list[Any] = [_grader_cell(
-        "bootstrap",
+        Kind.BOOTSTRAP,
         f"from labs_lib.grading.kernel_guard import Guard as _labs_Guard_{nonce}\n"
         f"{guard} = _labs_Guard_{nonce}(protect={protect!r}, imports={imports_list!r},\n"
         f"    student_names={sorted(solution_names)!r})\n"
@@ -162,7 +161,7 @@ def assemble(source: Any, submission: Any, name: str = "notebook", nonce: str | 
         nonlocal student_ran
         for cell in added_after.get(index, []):
             owner = exercise_after(index)
-            cells.append(_copy(cell, "added", cell.source, owner, None))
+            cells.append(_copy(cell, Kind.ADDED, cell.source, owner, None))
             flags = review.review_flags(cell.source)
             if flags and owner:
                 assembly.flags.setdefault(owner, []).extend(f"an added cell, {f}" for f in flags)
@@ -182,7 +181,7 @@ def assemble(source: Any, submission: Any, name: str = "notebook", nonce: str | 
                 if flags:
                     assembly.flags.setdefault(ex.id, []).extend(f"solution cell, {f}" for f in flags)
             else:
-                cells.append(_copy(cell, "stub", release.stub_solution(cell.source, ex), ex.id, i))
+                cells.append(_copy(cell, Kind.STUB, release.stub_solution(cell.source, ex), ex.id, i))
             student_ran = True
         elif i in by_tests:
             ex = by_tests[i]
@@ -191,23 +190,23 @@ def assemble(source: Any, submission: Any, name: str = "notebook", nonce: str | 
             names = sorted(review.bound_names(cell.source))
             drop = sorted(review.bound_names(hidden) - review.bound_names(visible))
             if ex.id not in assembly.missing:
-                cells.append(_grader_cell("guard", f"{guard}.before_tests({ex.id!r})", ex.id, i))
+                cells.append(_grader_cell(Kind.GUARD, f"{guard}.before_tests({ex.id!r})", ex.id, i))
                 cells.append(_copy(cell, "tests", cell.source, ex.id, i))
-                cells.append(_grader_cell("verify", f"{guard}.after_tests({ex.id!r}, {names!r}, drop={drop!r})", ex.id, i))
+                cells.append(_grader_cell(Kind.VERIFY, f"{guard}.after_tests({ex.id!r}, {names!r}, drop={drop!r})", ex.id, i))
             else:  # the lesson may still need what the visible checks define: run them, ungraded
-                cells.append(_grader_cell("restore", f"{guard}.restore_names()", None, i))
-                cells.append(_copy(cell, "lesson", visible, None, i))
-                cells.append(_grader_cell("snapshot", f"{guard}.snapshot({names!r})", None, i))
+                cells.append(_grader_cell(Kind.RESTORE, f"{guard}.restore_names()", None, i))
+                cells.append(_copy(cell, Kind.LESSON, visible, None, i))
+                cells.append(_grader_cell(Kind.SNAPSHOT, f"{guard}.snapshot({names!r})", None, i))
             student_ran = False
         else:
             if student_ran:
-                cells.append(_grader_cell("restore", f"{guard}.restore_names()", None, i))
+                cells.append(_grader_cell(Kind.RESTORE, f"{guard}.restore_names()", None, i))
                 student_ran = False
             tags = cell.metadata.get("tags", [])
-            cells.append(_copy(cell, "lesson", cell.source, None, i, tags=[t for t in tags if t == "parameters"]))
+            cells.append(_copy(cell, Kind.LESSON, cell.source, None, i, tags=[t for t in tags if t == "parameters"]))
             names = sorted(review.bound_names(cell.source))
             if names:
-                cells.append(_grader_cell("snapshot", f"{guard}.snapshot({names!r})", None, i))
+                cells.append(_grader_cell(Kind.SNAPSHOT, f"{guard}.snapshot({names!r})", None, i))
         add_student_cells(i)
     for i in assembly.restored_cells:
         owner = exercise_after(i)

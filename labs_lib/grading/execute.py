@@ -45,6 +45,7 @@ from typing import Any
 from labs_lib import nbexec
 from labs_lib.grading import sandbox
 from labs_lib.grading.limits import Limits, Watchdog
+from labs_lib.grading.vocab import STUDENT_CELLS
 
 TEXT_LIMIT = 20_000  # characters of one student cell's text output kept for the feedback page
 IMAGE_LIMIT = 400_000  # bytes of a base64 PNG kept for the feedback page
@@ -456,7 +457,7 @@ def execute(nb: Any, job: dict, limits: Limits, deadline: float, workdir: Path, 
                     "guard": [o.get("data", {}).get("application/vnd.labs.guard+json") for o in cell.get("outputs", [])
                               if "application/vnd.labs.guard+json" in o.get("data", {})],
                     "outputs": _student_outputs(cell, job.get("hidden_lines", []))
-                    if meta.get("kind") in ("solution", "added", "stub") else [],
+                    if meta.get("kind") in STUDENT_CELLS else [],
                 }
         ended["reason"] = watchdog.reason if watchdog.reason not in (None, "cleanup") else None
         ended["peak_mb"] = round(watchdog.peak_mb, 1)

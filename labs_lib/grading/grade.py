@@ -55,6 +55,7 @@ from labs_lib.grading import (
 )
 from labs_lib.grading.gradebook import Gradebook, fingerprint
 from labs_lib.grading.limits import Limits
+from labs_lib.grading.vocab import RUN_DIED, Status
 
 
 @dataclass
@@ -119,7 +120,7 @@ def _hidden_paths(submissions_dir: Path, source: Path, output: Path) -> list[str
     return sorted(hidden)
 
 
-def _immediate(exercises: list[schema.Exercise], status: str, reason: str) -> dict[str, dict[str, Any]]:
+def _immediate(exercises: list[schema.Exercise], status: Status, reason: str) -> dict[str, dict[str, Any]]:
     return {ex.id: {"points": 0, "max": ex.points, "status": status, "reason": reason, "runtime": 0.0} for ex in exercises}
 
 
@@ -127,18 +128,18 @@ def _prepare(sub: submissions.Submission, digest: str, source_nb: Any, name: str
              base_job: dict[str, Any]) -> _Prepared:
     prepared = _Prepared(sub, digest, notes=list(sub.notes))
     if sub.invalid:
-        prepared.immediate = _immediate(exercises, "invalid", sub.invalid)
+        prepared.immediate = _immediate(exercises, Status.INVALID, sub.invalid)
         return prepared
     if sub.path is None:
-        prepared.immediate = _immediate(exercises, "missing", sub.problem or "no submission")
+        prepared.immediate = _immediate(exercises, Status.MISSING, sub.problem or "no submission")
         return prepared
     try:
         nb, notes = submissions.load(submissions.read_bytes(sub.path))
     except submissions.InvalidSubmission as error:
-        prepared.immediate = _immediate(exercises, "invalid", str(error))
+        prepared.immediate = _immediate(exercises, Status.INVALID, str(error))
         return prepared
     except OSError as error:
-        prepared.immediate = _immediate(exercises, "invalid", f"the file cannot be read: {error}")
+        prepared.immediate = _immediate(exercises, Status.INVALID, f"the file cannot be read: {error}")
         return prepared
     prepared.notes += notes
     built = assemble.assemble(source_nb, nb, name, nonce=secrets.token_hex(6))
@@ -158,13 +159,13 @@ def _finish(prepared: _Prepared, result: dict[str, Any], book: Gradebook, output
     results = result["exercises"]
     attention = []
     for ex in exercises:
-        res = results.setdefault(ex.id, _immediate([ex], "error", "grader error: no result")[ex.id])
+        res = results.setdefault(ex.id, _immediate([ex], Status.ERROR, "grader error: no result")[ex.id])
         res["student_reason"] = res.get("reason", "")
         flags = prepared.flags.get(ex.id, [])
         if flags:
             res["reason"] = (res.get("reason", "") + " | review: " + "; ".join(flags)).lstrip(" |")
             attention.append(f"{ex.id}: " + "; ".join(flags))
-        if res["status"] in ("error", "tampered", "crashed", "memory"):
+        if res["status"] in (Status.ERROR, Status.TAMPERED, Status.CRASHED, Status.MEMORY):
             attention.append(f"{ex.id}: {res['status']}: {res.get('student_reason', '')}")
     results.update({ex: dict(res) for ex, res in (marked or {}).items()})
     notes = prepared.notes + result.get("notes", [])
@@ -406,7 +407,7 @@ def grade_folder(submissions_dir: Path, source: Path, output: Path, options: Gra
             _finish(prepared, result, book, output, name, exercises, lateness.get(prepared.submission.student),
                     marks.results.get(prepared.submission.student))
             kept = {k: v for k, v in result.items() if k not in ("cells", "log_tail")}  # keep memory flat
-            if any(e.get("status") in ("crashed", "timeout", "memory") for e in result.get("exercises", {}).values()):
+            if any(e.get("status") in RUN_DIED for e in result.get("exercises", {}).values()):
                 kept["log_tail"] = result.get("log_tail", "")  # where the kernel was when it died or was stopped
                 _write_kernel_log(output, name, prepared.submission.student, kept["log_tail"])
             results.append(kept)

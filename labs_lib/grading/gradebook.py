@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from labs_lib.grading import deadlines
+from labs_lib.grading.vocab import Status
 
 COLUMNS = ("student", "exercise", "points", "max", "status", "reason", "runtime",
            "submitted", "time_source", "late_hours", "penalty")  # new columns go at the end
 LATE_COLUMNS = ("submitted", "time_source", "late_hours", "penalty")
 CSV_NAME = "gradebook.csv"
 STATE_NAME = ".labs-grading.json"
-REGRADE_STATUSES = {"error"}
+REGRADE_STATUSES = {Status.ERROR}
 
 
 def write_atomic(path: Path, text: str) -> None:

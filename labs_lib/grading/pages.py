@@ -19,14 +19,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from labs_lib.grading.vocab import Status
+
 if TYPE_CHECKING:
     import jinja2
 
     from labs_lib.grading.gradebook import Gradebook
 
 STATUS_TEXT = {
-    "passed": "passed", "failed": "failed", "timeout": "timed out", "memory": "memory limit", "crashed": "kernel crashed",
-    "missing": "missing", "invalid": "not gradable", "tampered": "not trusted", "error": "grader error",
+    Status.PASSED: "passed", Status.FAILED: "failed", Status.TIMEOUT: "timed out", Status.MEMORY: "memory limit",
+    Status.CRASHED: "kernel crashed", Status.MISSING: "missing", Status.INVALID: "not gradable",
+    Status.TAMPERED: "not trusted", Status.ERROR: "grader error",
     "reviewed": "graded by hand", "pending": "to be graded by hand",  # written answers (labs_lib.grading.written)
 }
 CELL_LABELS = {"solution": "your solution", "stub": "the release stub (your solution was missing)",
@@ -169,4 +172,4 @@ def summary_page(isolation: str, notebooks: list[NotebookSummary], attention: li
     """The instructor's ``summary.html``: each notebook's figures, the submissions to look at, the similar pairs."""
     return render("summary.html.j2", title="Grading summary", isolation=isolation, notebooks=notebooks,
                   attention=[tuple(a) for a in attention], similar=similar, status_text=STATUS_TEXT,
-                  other_statuses=[s for s in STATUS_TEXT if s != "passed"])
+                  other_statuses=[s for s in STATUS_TEXT if s != Status.PASSED])

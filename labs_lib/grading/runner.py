@@ -30,6 +30,7 @@ from typing import Any
 from labs_lib.grading import sandbox, scoring
 from labs_lib.grading.execute import execute
 from labs_lib.grading.limits import Limits
+from labs_lib.grading.vocab import EXERCISE_CELLS, STUDENT_CELLS, Kind, Status
 
 STALE_AFTER_S = 24 * 3600  # a work folder this old belongs to no running grader
 WORK_ROOT = Path(tempfile.gettempdir()) / f"labs-grading-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
@@ -96,16 +97,16 @@ def grade(job: dict) -> dict[str, Any]:
                                  f"{ended.get('log_tail', '')}")
             final = scoring.score(job, records, ended, limits)
             completed.update({ex: res for ex, res in final.items() if res["finished"]})
-            cells = [records[i] for i in sorted(records) if records[i]["kind"] in ("solution", "added", "stub")]
+            cells = [records[i] for i in sorted(records) if records[i]["kind"] in STUDENT_CELLS]
             if ended["how"] != "died" or ended.get("reason") in ("wall", "orphaned") or attempts >= 3:
                 break
             running = ended.get("cell") or {}  # the grading copy's cell that was running when the kernel died
             kind, exercise = running.get("kind"), running.get("exercise")
             status, reason = scoring.ended_status(ended, limits)
             if any(r.get("killed") for r in records.values()):
-                status, reason = "timeout", (f"a cell ran past the per-cell limit of {limits.cell_timeout:g} s, ignored "
+                status, reason = Status.TIMEOUT, (f"a cell ran past the per-cell limit of {limits.cell_timeout:g} s, ignored "
                                              "the interrupt and was stopped")
-            if exercise and kind in ("solution", "guard", "tests", "verify") and exercise not in fixed:
+            if exercise and kind in EXERCISE_CELLS and exercise not in fixed:
                 fixed[exercise] = {"points": 0, "max": next(e["points"] for e in job["exercises"] if e["id"] == exercise),
                                    "status": status, "reason": reason.replace(" before these tests could run", ""),
                                    "runtime": final.get(exercise, {}).get("runtime", 0.0)}
@@ -144,7 +145,7 @@ def lesson_errors_of(records: dict[int, dict]) -> list[dict[str, Any]]:
     grading run of the instructor's solutions also the test that every cell of every notebook runs.
     """
     return [{"cell": (r["source_index"] or 0) + 1, "ename": r["ename"], "evalue": (r["evalue"] or "")[:300]}
-            for _, r in sorted(records.items()) if r["kind"] == "lesson" and r["status"] == "error"]
+            for _, r in sorted(records.items()) if r["kind"] == Kind.LESSON and r["status"] == "error"]
 
 
 def lesson_error_note(errors: list[dict[str, Any]], shown: int = 3) -> str:
@@ -160,7 +161,7 @@ def error_result(job: dict, reason: str) -> dict[str, Any]:
     return {
         "student": job["student"], "notebook": job["notebook"], "cells": [], "runtime": 0.0, "attempts": 0,
         "isolation": job.get("isolation", "?"), "notes": [], "peak_mb": 0.0, "log_tail": "", "lesson_errors": [],
-        "exercises": {ex["id"]: {"points": 0, "max": ex["points"], "status": "error", "reason": reason, "runtime": 0.0}
+        "exercises": {ex["id"]: {"points": 0, "max": ex["points"], "status": Status.ERROR, "reason": reason, "runtime": 0.0}
                       for ex in job["exercises"]},
     }
 

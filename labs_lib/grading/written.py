@@ -43,12 +43,14 @@ from typing import Any
 
 from labs_lib.grading import lms, nbgrader, pages, release, schema, sheets, submissions
 from labs_lib.grading.gradebook import write_atomic
+from labs_lib.grading.vocab import Status
 
 FOLDER = "review"
 CSV_NAME = "written.csv"
 HTML_NAME = "written.html"
 COLUMNS = ("student", "exercise", "max", "points", "comment", "answer")
-REVIEWED, PENDING, MISSING, INVALID = "reviewed", "pending", "missing", "invalid"
+REVIEWED, PENDING = "reviewed", "pending"
+MISSING, INVALID = Status.MISSING, Status.INVALID  # shared with the exercises' statuses
 STATUSES = (REVIEWED, PENDING)  # the statuses only written answers have (missing and invalid are shared)
 
 
