@@ -430,7 +430,7 @@ def make_toy(name: str, n_samples: int = 400, noise: float = 0.1, seed: int = 0)
         X, y = make_circles(n_samples, noise=noise, factor=0.5, random_state=seed)
     elif name == "spirals":
         n = n_samples // 2
-        t = np.sqrt(rng.uniform(0, 1, n)) * 3 * np.pi  # angle along the arm, denser near the centre
+        t = np.sqrt(rng.uniform(0, 1, n)) * 3 * np.pi  # angle along the arm; sqrt(U): ~even per arc length
         arm = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / (3 * np.pi)
         X = np.concatenate([arm, -arm]) + rng.normal(0, noise, (2 * n, 2))
         y = np.concatenate([np.zeros(n), np.ones(n)])
