@@ -95,19 +95,24 @@ class CNNConfig:
     dense_units: int = 128  # the dense layer before the output (lenet)
     dropout: float = 0.25  # dropout before the dense layers
     output_activation: str | None = "softmax"  # None gives logits
+    batch_norm: bool = False  # lenet: batch normalization between each convolution and its ReLU
+    zero_init_residual: bool = False  # resnet: each block's last batch-norm gamma starts at 0 (Goyal et al. 2017)
 
 
-def residual_block(x, filters: int, stride: int = 1, name: str = "block"):
+def residual_block(x, filters: int, stride: int = 1, name: str = "block", zero_init: bool = False):
     """Two 3x3 convolutions whose output is added to the input (the shortcut), as in ResNet.
 
-    When the shape changes (more filters or a stride), the shortcut is a 1x1 convolution.
+    When the shape changes (more filters or a stride), the shortcut is a 1x1 convolution. With
+    ``zero_init=True`` the last batch normalization's gamma starts at 0, so the residual branch F outputs 0
+    at initialization and a block with an identity shortcut computes ReLU(x), which is x for the
+    non-negative input a previous block's ReLU gives (the "zero-gamma" trick of Goyal et al. 2017).
     """
     shortcut = x
     y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1")(x)
     y = layers.BatchNormalization(name=f"{name}_bn1")(y)
     y = layers.Activation("relu", name=f"{name}_relu1")(y)
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
-    y = layers.BatchNormalization(name=f"{name}_bn2")(y)
+    y = layers.BatchNormalization(gamma_initializer="zeros" if zero_init else "ones", name=f"{name}_bn2")(y)
     if stride != 1 or x.shape[-1] != filters:
         shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_shortcut")(x)
         shortcut = layers.BatchNormalization(name=f"{name}_shortcut_bn")(shortcut)
@@ -129,7 +134,12 @@ def build_cnn(config: CNNConfig | None = None, profile: device.DeviceProfile | N
             x = layers.Reshape((*config.input_shape, 1), name="add_channel")(x)
         if config.architecture == "lenet":
             for i, f in enumerate(config.filters, start=1):
-                x = layers.Conv2D(f, config.kernel_size, padding="same", activation="relu", name=f"conv{i}")(x)
+                if config.batch_norm:  # conv (its bias is BN's beta) -> BN -> ReLU
+                    x = layers.Conv2D(f, config.kernel_size, padding="same", use_bias=False, name=f"conv{i}")(x)
+                    x = layers.BatchNormalization(name=f"bn{i}")(x)
+                    x = layers.Activation("relu", name=f"relu{i}")(x)
+                else:
+                    x = layers.Conv2D(f, config.kernel_size, padding="same", activation="relu", name=f"conv{i}")(x)
                 x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
             x = layers.Flatten(name="flatten")(x)
             if config.dropout:
@@ -140,7 +150,7 @@ def build_cnn(config: CNNConfig | None = None, profile: device.DeviceProfile | N
             x = layers.BatchNormalization(name="stem_bn")(x)
             x = layers.Activation("relu", name="stem_relu")(x)
             for i, f in enumerate(config.filters, start=1):
-                x = residual_block(x, f, stride=1 if i == 1 else 2, name=f"block{i}")
+                x = residual_block(x, f, stride=1 if i == 1 else 2, name=f"block{i}", zero_init=config.zero_init_residual)
             x = layers.GlobalAveragePooling2D(name="global_pool")(x)
             if config.dropout:
                 x = layers.Dropout(config.dropout, name="dropout")(x)

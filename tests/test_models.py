@@ -195,3 +195,28 @@ def test_custom_layers_survive_save_and_load(tmp_path):
     model.save(path)
     loaded = keras.models.load_model(path)
     np.testing.assert_allclose(np.asarray(loaded(tokens)), np.asarray(model(tokens)), atol=1e-6)
+
+
+def test_lenet_with_batch_norm_puts_bn_between_conv_and_relu():
+    model = models.build_cnn(models.CNNConfig(filters=(4, 8), dense_units=16, batch_norm=True))
+    names = [layer.name for layer in model.layers]
+    assert names[:9] == ["images", "conv1", "bn1", "relu1", "pool1", "conv2", "bn2", "relu2", "pool2"]
+    assert model.get_layer("conv1").use_bias is False  # BN's beta is the bias
+    assert model.get_layer("pool2").output.shape == (None, 7, 7, 8)
+    plain = models.build_cnn(models.CNNConfig(filters=(4, 8), dense_units=16))
+    assert "bn1" not in [layer.name for layer in plain.layers]  # the default LeNet is unchanged
+
+
+def test_zero_init_residual_block_is_the_identity_at_initialization():
+    x = np.abs(np.random.default_rng(0).normal(size=(2, 6, 6, 4))).astype("float32")  # >= 0, as after a ReLU
+    inputs = keras.Input((6, 6, 4))
+    block = keras.Model(inputs, models.residual_block(inputs, 4, name="b", zero_init=True))
+    np.testing.assert_array_equal(block.get_layer("b_bn2").gamma.numpy(), 0.0)
+    for training in (False, True):  # with stored and with batch statistics, F(x) is 0 and the block returns x
+        np.testing.assert_allclose(block(x, training=training), x, atol=1e-6)
+    default = keras.Model(inputs, models.residual_block(inputs, 4, name="d"))
+    assert np.abs(default(x, training=True).numpy() - x).max() > 0.1  # gamma = 1: F is not small
+    resnet = models.build_cnn(models.CNNConfig(architecture="resnet", filters=(4, 8), zero_init_residual=True))
+    for name in ("block1_bn2", "block2_bn2"):
+        np.testing.assert_array_equal(resnet.get_layer(name).gamma.numpy(), 0.0)
+    np.testing.assert_array_equal(resnet.get_layer("block2_shortcut_bn").gamma.numpy(), 1.0)
