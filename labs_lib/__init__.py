@@ -8,6 +8,7 @@ What is too long for a notebook lives here, one concern per module:
 - :mod:`labs_lib.standin`  the MNIST-sized offline stand-in, generated from scikit-learn's digits and cached
 - :mod:`labs_lib.models`   model builders (MLP, CNN, RNN, Transformer, small GPT)
 - :mod:`labs_lib.gpt2`     GPT-2 weights from KerasHub into the course GPT (the optional ``hub`` extra)
+- :mod:`labs_lib.pretrained` the course GPT's shipped pretrained checkpoint (lesson 11; ``labs pretrain`` rebuilds it)
 - :mod:`labs_lib.training` a thin ``fit`` helper
 - :mod:`labs_lib.optimizers` the optimizer registry (name, label, Keras class, exported code) every widget reads
 - :mod:`labs_lib.plots`    figures too long to inline
@@ -23,7 +24,7 @@ What is too long for a notebook lives here, one concern per module:
 - :mod:`labs_lib.nbclean`  the one notebook cleaner, a keep-list (``labs clean [--check]``, ``labs release``)
 - :mod:`labs_lib.glossary` the bilingual glossary: the notebooks' Chinese glosses, defined (``labs glossary``)
 - :mod:`labs_lib.site`     the course website: lessons executed for it, then Sphinx with MyST-NB (``labs site``)
-- :mod:`labs_lib.cli`      the ``labs`` command (doctor, clean, release, grade, run, bench, results, glossary, site)
+- :mod:`labs_lib.cli`      the ``labs`` command (doctor, clean, release, grade, run, bench, results, glossary, pretrain, site)
 
 Modules that need TensorFlow import it themselves, so ``import labs_lib`` stays cheap.
 """

@@ -257,6 +257,17 @@ def links_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def pretrain(args: argparse.Namespace) -> int:
+    """Rebuild the course GPT's checkpoint with :func:`labs_lib.pretrained.pretrain`; print its SHA-256."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from labs_lib import pretrained
+
+    result = pretrained.pretrain(args.output or pretrained.CHECKPOINT,
+                                 num_steps=args.steps or pretrained.PRETRAIN["num_steps"],
+                                 seed=pretrained.PRETRAIN["seed"] if args.seed is None else args.seed)
+    return 0 if result["val_loss"] < pretrained.MAX_VAL_LOSS else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="labs", description="Tools for the deep-learning course.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -333,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     runs.add_parser(commands)
     results_report.add_parsers(commands)
     glossary.add_parser(commands)
+    p = commands.add_parser("pretrain", help="rebuild the course GPT's pretrained checkpoint (lesson 11), deterministically")
+    p.add_argument("-o", "--output", help="where to write it (default: labs_lib/checkpoints/course_gpt.npz)")
+    p.add_argument("--steps", type=int, help="training steps (default 2000, labs_lib.pretrained.PRETRAIN)")
+    p.add_argument("--seed", type=int, help="seed of the weights and the batches (default 0)")
+    p.set_defaults(func=pretrain)
     site.add_parser(commands)
     args = parser.parse_args(argv)
     return args.func(args)

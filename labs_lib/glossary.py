@@ -738,4 +738,23 @@ TERMS: tuple[Term, ...] = (
          "Not independent and identically distributed: clients whose data differ in distribution, such as each "
          "holding mostly two classes."),
     Term("central training", "集中式训练", "Ordinary training on all the data pooled in one place."),
+    Term("pretrained checkpoint", "预训练检查点",
+         "A file of a model's weights after pretraining, loaded to start other work from instead of random weights."),
+    Term("LoRA (low-rank adaptation)", "低秩适配",
+         "Fine-tuning that freezes a weight matrix W and trains a low-rank update (alpha/r) A B beside it, with B "
+         "starting at zero."),
+    Term("instruction tuning", "指令微调",
+         "Fine-tuning a language model on prompts and the responses wanted for them, written in a fixed template."),
+    Term("template", "模板", "The fixed text layout in which every prompt and response is written for a model."),
+    Term("loss masking", "损失掩码",
+         "Giving some target positions weight 0 in the loss (such as the prompt's), so that they add nothing to it "
+         "or to its gradient."),
+    Term("linear probe", "线性探测",
+         "A linear classifier trained on the features of a frozen model, to measure what those features hold."),
+    Term("DPO (direct preference optimization)", "直接偏好优化",
+         "Training a model on pairs of preferred and rejected responses with a loss on their log-probability ratios "
+         "to a frozen reference model."),
+    Term("KL divergence", "KL 散度",
+         "How much one probability distribution p differs from another q: the sum of p log(p / q), 0 only when they "
+         "are equal."),
 )
