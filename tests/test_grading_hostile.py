@@ -119,6 +119,15 @@ def build_submissions(base, source_path):
             "    except Exception as error:\n        print('BLOCKED', type(error).__name__)\n"
             "try:\n    tf.io.write_file(" + repr(str(base / "tf-pwned.txt")) + ", 'pwned')\n"
             "except Exception as error:\n    print('BLOCKED write', type(error).__name__)")))
+        write("escaper", _with_added(filled(edition, source), 9, (
+            "import ctypes\nimport os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "for name, flag in (('user', 0x10000000), ('mount', 0x00020000)):\n"
+            "    pid = os.fork()\n"
+            "    if pid == 0:  # a single-threaded child, as unshare(CLONE_NEWUSER) requires\n"
+            "        os._exit(0 if libc.unshare(flag) == 0 else ctypes.get_errno())\n"
+            "    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])\n"
+            "    print('ESCAPED' if code == 0 else 'BLOCKED', name, os.strerror(code))\n"
+            "print([line for line in open('/proc/self/status') if line.startswith(('NoNewPrivs', 'Cap'))])")))
     write("tamper_checks", filled(edition, source, **{"t-add": (
         "def add(a, b):\n    return a - b\n\n"
         "checks.check_function = lambda *a, **k: None\nchecks.check_array = lambda *a, **k: None\n"
@@ -356,6 +365,18 @@ def test_reading_through_tensorflow_finds_nothing(graded):
     assert ALICE_NOTE.replace("S", "5") not in html and SECRET.replace("S", "5") not in html
     assert not (graded["base"] / "tf-pwned.txt").exists()
     assert score(graded, "tfreader") == FULL
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="only the namespace sandbox has user namespaces to refuse")
+def test_no_user_namespaces_of_its_own_and_no_new_privileges(graded):
+    html = page(graded, "escaper")
+    assert "ESCAPED" not in html
+    assert "BLOCKED user No space left on device" in html  # the one nested namespace allowed is used
+    assert "BLOCKED mount Operation not permitted" in html  # no capabilities left in the nested namespace
+    assert "NoNewPrivs:\\t1" in html  # the repr of the status line
+    for capabilities in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):  # none at all, none to regain
+        assert f"{capabilities}:\\t0000000000000000" in html
+    assert score(graded, "escaper") == FULL
 
 
 @pytest.mark.parametrize(("student", "exercise"), [

@@ -13,7 +13,9 @@ Before the kernel runs a single line of a submission, the wrapper applies a :cla
     the hidden tests, the gradebook, the course's git history, the instructor's home) exists for
     the kernel. It then drops to an unprivileged user in a nested user namespace, so it cannot
     undo the mounts. There is no network (an empty network namespace; the grader talks to the
-    kernel over Unix sockets), and the kernel sees only its own processes.
+    kernel over Unix sockets), and the kernel sees only its own processes. It cannot make user
+    namespaces of its own (the namespace above allows exactly the one nested namespace), and
+    ``NO_NEW_PRIVS`` is set, so no set-user-ID program or file capability raises its privileges.
 
 ``audit`` (everywhere else: macOS, containers without user namespaces)
     A Python audit hook (:pep:`578`, cannot be removed once installed) refuses to open files for
@@ -21,7 +23,7 @@ Before the kernel runs a single line of a submission, the wrapper applies a :cla
     to open network connections. This only covers what goes through Python's own I/O: C code
     (TensorFlow's ``tf.io``, ``ctypes``) can bypass it. The README says so.
 
-Both modes set resource limits (open files, file size, core dumps, the data segment), ignore
+Both modes set ``NO_NEW_PRIVS`` and resource limits (open files, file size, core dumps, the data segment), ignore
 ``SIGXFSZ`` (a too-large write fails with an error instead of killing the kernel), refuse new
 audit hooks, and run the kernel with the environment the runner built (see
 :func:`scrubbed_environment`). The runner adds a watchdog on the resident memory of the whole
@@ -34,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import json
 import os
 import platform
@@ -60,7 +63,8 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_NOATIME, MS_NODIRATIME = 32, 1024, 2048
 MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME = 4096, 16384, 1 << 18, 1 << 21
 MNT_DETACH = 2
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
 # pivot_root has no libc wrapper; its syscall number depends on the architecture.
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 
@@ -247,8 +251,8 @@ def readonly_paths(extra: list[str] | None = None) -> list[str]:
 
 def _check(result: int, what: str) -> None:
     if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+        code = ctypes.get_errno()
+        raise OSError(code, f"{what}: {os.strerror(code)}")
 
 
 def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
@@ -309,6 +313,22 @@ def _copy_symlink_or_bind(libc, path: str, root: str, writable: bool = False) ->
     if os.path.exists(target) and os.path.ismount(target):
         return
     _bind(libc, path, target, writable)
+
+
+def _drop_capabilities(libc) -> None:
+    """Empty this process's capability sets: the bounding set (what exec could grant), then effective,
+    permitted and inheritable (``capset``, version 3: two 32-bit words per set); ambient ones go with them."""
+    for cap in range(64):
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != errno.EINVAL:
+            _check(-1, f"prctl(PR_CAPBSET_DROP, {cap})")  # EINVAL: no such capability on this kernel
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    _check(libc.capset(ctypes.byref(Header(LINUX_CAPABILITY_VERSION_3, 0)), (Data * 2)()), "capset")
 
 
 def _enter_namespaces(policy: SandboxPolicy, probe: bool = False) -> None:
@@ -379,14 +399,24 @@ def _enter_namespaces(policy: SandboxPolicy, probe: bool = False) -> None:
     os.rmdir("/.old-root")
     _mount(libc, None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _loopback_up()
-    # A nested user namespace, as an ordinary user: no capabilities left to change the mounts above
-    # (they are locked into the namespace that created them), none to regain on exec.
+    # This namespace may hold one user namespace below it: the nested one made next. A kernel that tries to
+    # make another (unshare or clone with CLONE_NEWUSER, to be "root" again in it and reach the kernel code
+    # that only such a root can, a frequent source of privilege escalations) gets ENOSPC. The limit is this
+    # namespace's own copy of the sysctl (Linux 4.9+) and counts every namespace below it.
+    _write("/proc/sys/user/max_user_namespaces", "1")
+    # A nested user namespace, as an ordinary user. The process that makes a user namespace holds every
+    # capability in it, and setresuid to the user it already is keeps them, so they are dropped explicitly
+    # (bounding set, then effective, permitted and inheritable): none left to make mount namespaces or change
+    # the mounts above (those are locked into the namespace that created them anyway), none to regain on exec.
     _check(libc.unshare(CLONE_NEWUSER), "unshare (nested)")
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"{SANDBOX_UID} 0 1")
     _write("/proc/self/gid_map", f"{SANDBOX_UID} 0 1")
     os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
     os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+    _drop_capabilities(libc)
+    # No program the kernel starts gains privileges on exec (set-user-ID bits and file capabilities are ignored).
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -566,6 +596,9 @@ def run(policy: SandboxPolicy, argv: list[str]) -> None:
         _enter_namespaces(policy)
     else:
         _die_with_parent()
+        if sys.platform == "linux":  # no privileges gained on exec (set-user-ID programs); kept by every child
+            with contextlib.suppress(OSError, AttributeError):
+                _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     set_limits(policy)
     if policy.mode == "audit":  # Python programs the kernel starts apply the same policy to themselves
         os.environ[POLICY_ENV] = policy.to_json()
