@@ -544,6 +544,21 @@ TERMS: tuple[Term, ...] = (
     Term("sliding-window attention", "滑动窗口注意力",
          "Attention in which each position sees only the positions within a fixed distance of it, so its cost grows "
          "linearly with the length."),
+    Term("encoder-decoder", "编码器-解码器",
+         "A Transformer of two stacks: an encoder reads the input, and a decoder writes the output token by token, "
+         "reading the encoder's output through cross-attention."),
+    Term("teacher forcing", "教师强制",
+         "Training a decoder on the correct output shifted right by one, so that every position predicts the next "
+         "correct token and all positions train at once."),
+    Term("greedy decoding", "贪心解码",
+         "Generating an output one token at a time, always taking the most likely next token."),
+    Term("learning-rate warm-up", "学习率预热",
+         "Starting training with a small learning rate that grows over the first steps to its full value."),
+    Term("post-norm", "后置归一化",
+         "A Transformer block that applies layer normalization after each residual sum, as the original Transformer."),
+    Term("pre-norm", "前置归一化",
+         "A Transformer block that applies layer normalization to each sublayer's input and leaves the residual "
+         "stream unnormalized, as GPT-2."),
     # 10 language models
     Term("language model", "语言模型",
          "A model of the probability of text, usually one that predicts the next token from the ones before it."),
@@ -566,6 +581,9 @@ TERMS: tuple[Term, ...] = (
          "attention for that token only."),
     Term("fine-tuning", "微调",
          "Training an already trained model further on new data or a new task, usually with a small learning rate."),
+    Term("transfer learning", "迁移学习",
+         "Reusing a network trained on one task for another: its layers as the base, a new head, and training on "
+         "the new task's data."),
     Term("scaling experiment", "缩放实验",
          "Training models of several sizes and measuring how the loss falls as the size, the data or the compute "
          "grows."),
