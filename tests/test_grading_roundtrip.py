@@ -23,6 +23,36 @@ WORKERS = 2
 # Classic wrong answers that once passed an exercise's visible checks: graded beside the instructor's solutions,
 # each must score 0 on its exercise (and the other exercises, filled with the solutions, full marks).
 WRONG_ANSWERS = {
+    "07_convolutional_networks.ipynb": {
+        "07-output-size": (
+            "def conv_output_size(n, k, stride, padding):\n"
+            "    if padding == 'VALID':\n"
+            "        return (n - k + 1) // stride  # right for stride 1 only\n"
+            "    return -(-n // stride)\n"),
+        "07-max-pool-backward": (
+            "def max_pool_backward(X, dY, pool=2, stride=2):\n"
+            "    dX = np.zeros(X.shape)  # the gradient spread evenly over the window, as for average pooling\n"
+            "    for i in range(dY.shape[1]):\n"
+            "        for j in range(dY.shape[2]):\n"
+            "            dX[:, i * stride:i * stride + pool, j * stride:j * stride + pool, :] += (\n"
+            "                dY[:, i:i + 1, j:j + 1, :] / pool**2)\n"
+            "    return dX\n"),
+    },
+    "09_attention_and_transformers.ipynb": {
+        "09-causal-mask": (
+            "def causal_mask(seq_len):\n"
+            "    t = np.arange(seq_len)[:, None]\n"
+            "    s = np.arange(seq_len)[None, :]\n"
+            "    return s >= t  # transposed: every position sees the future\n"),
+        "09-positional-encoding": (
+            "def sinusoidal_encoding(seq_len, d_model, base=10000.0):\n"
+            "    return models.positional_encoding(seq_len, d_model)  # the library's, and base ignored\n"),
+        "09-sliding-window-mask": (
+            "def sliding_window_mask(seq_len, window):\n"
+            "    t = np.arange(seq_len)[:, None]\n"
+            "    s = np.arange(seq_len)[None, :]\n"
+            "    return (s <= t) & (s >= t - window)  # one key too many\n"),
+    },
     "13_distributed_training.ipynb": {
         "13-grad-accumulation": (
             "def accumulate_gradients(grad_fn, X, y, num_micro_batches):\n"
