@@ -84,7 +84,8 @@ def run(quick: bool) -> list[dict]:
     ratio = statistics.median(b / a for a, b in zip(draws["kept"], draws["scratch"], strict=True))
     return [
         figure("gradient-descent playground: one update (valley, momentum, 50 steps)",
-               1000 * statistics.median(descent), "ms", detail=_spread(descent)),
+               1000 * statistics.median(descent), "ms", target=None if quick else "<= 50 ms",
+               ok=None if quick else 1000 * statistics.median(descent) <= 50, detail=_spread(descent)),
         figure("training playground: one epoch (moons, 210 points, 2x8 ReLU, batch 10)",
                1000 * statistics.median(epochs), "ms", detail=_spread(epochs)),
         figure("training playground: one redraw (boundary + curves, PNG)", 1000 * kept, "ms",

@@ -137,10 +137,14 @@ def to_dataset(X, y, batch_size: int = 64, shuffle: bool = False, seed: int = 0,
     from labs_lib import device  # here, not at the top: importing data must not import TensorFlow
 
     batch_size = device.even_first_batch(batch_size, len(X), device.replicas_in_use())
-    ds = tf.data.Dataset.from_tensor_slices((X, y))
     if shuffle:
-        ds = ds.shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+        # Shuffle the indices, not the examples: a shuffle buffer of len(X) examples would hold a second copy
+        # of the whole data set (hundreds of MB for images); a batch is then gathered from the one copy.
+        X_t, y_t = tf.convert_to_tensor(X), tf.convert_to_tensor(y)
+        ds = tf.data.Dataset.range(len(X)).shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size).map(lambda i: (tf.gather(X_t, i), tf.gather(y_t, i)))
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((X, y)).batch(batch_size)
     if transform is not None:
         ds = ds.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -305,7 +309,10 @@ def _quick_sizes(quick: bool | None, n_train_quick: int, n_test_quick: int):
 def load_digits(
     quick: bool | None = None, seed: int = 0, val_fraction: float = 0.1, test_fraction: float = 0.2
 ) -> Splits:
-    """scikit-learn's handwritten digits (8x8 uint8 images, 10 classes); always offline."""
+    """scikit-learn's handwritten digits (8x8 uint8 images, 10 classes); always offline.
+
+    ``quick`` is accepted like every loader's, but the set is always whole: its 1,797 images are small enough.
+    """
     X, y = _digits_raw()
     parts = _split(X, y, val_fraction, test_fraction, seed)
     return Splits("digits", "scikit-learn handwritten digits (8x8, bundled)", *parts, class_names=DIGIT_NAMES)

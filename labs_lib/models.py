@@ -401,6 +401,11 @@ class GPTEmbedding(layers.Layer):
         if reverse:  # (batch, seq_len, d_model) -> (batch, seq_len, vocab_size) logits, always float32
             table = keras.ops.cast(self.token_embedding.embeddings, "float32")  # (vocab_size, d_model)
             return keras.ops.matmul(keras.ops.cast(inputs, "float32"), keras.ops.transpose(table))
+        length = inputs.shape[-1]  # None when the length is only known at run time (then generate crops)
+        if length is not None and isinstance(start, int) and start + length > self.seq_len:
+            # On a CPU the position lookup would raise deep in TensorFlow; on a GPU it silently gives zeros.
+            raise ValueError(f"{start + length} positions but the model has {self.seq_len} position embeddings "
+                             f"(seq_len): crop the input to its last {self.seq_len - start} tokens, as generate does")
         positions = start + keras.ops.arange(keras.ops.shape(inputs)[-1], dtype="int32")  # (seq_len,)
         return self.token_embedding(inputs) + self.position_embedding(positions)  # (batch, seq_len, d_model)
 

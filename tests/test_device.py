@@ -246,3 +246,15 @@ def test_environment_simulates_a_multi_gpu_machine_on_the_cpu():
     same = _profile("cpu_devices=2, policy='mixed_float16'")
     assert {k: same[k] for k in ("kind", "replicas", "policy", "batch")} == {
         k: p[k] for k in ("kind", "replicas", "policy", "batch")}
+
+
+def test_return_freed_memory_fixes_glibc_threshold_unless_the_environment_chose(monkeypatch):
+    import platform
+
+    from labs_lib import device
+
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    assert device.return_freed_memory() is glibc
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert device.return_freed_memory() is False

@@ -4,11 +4,13 @@ in quick mode, get full marks on every exercise with no remark, and feedback pag
 This is also where ``make test`` executes the course: every cell of every notebook runs once here (the released
 edition filled with the solutions is the source notebook's code), and a lesson cell that raises fails the test
 with its message, as nbval would. ``make notebooks`` runs nbval itself; ``make test-gpu-shape`` runs nbval under
-a GPU machine's settings. Two notebooks are graded at a time (two workers, one kernel each).
+a GPU machine's settings. Two submissions are graded at a time (two workers, one kernel each), the
+longest notebooks first, so that no long one is left running alone at the end.
 """
 
 import concurrent.futures as cf
 import csv
+import json
 
 import nbformat
 import pytest
@@ -16,7 +18,7 @@ from test_grading import filled
 
 from labs_lib.grading import grade, release, schema
 
-from conftest import NOTEBOOKS
+from conftest import NOTEBOOKS, ROOT
 
 WORKERS = 2
 
@@ -61,33 +63,43 @@ WRONG_ANSWERS = {
 }
 
 
-def _grade_one(path, base):
+def _grade_one(path, base, student="instructor"):
+    """Grade one submission of ``path``: the instructor's solutions, or (``classic-wrong``) the classic slips."""
     edition = nbformat.read(base / "release" / path.name, 4)
-    subs = base / "submissions" / path.stem
-    (subs / "instructor").mkdir(parents=True)
-    nbformat.write(filled(edition, nbformat.read(path, 4)), subs / "instructor" / path.name)
-    if path.name in WRONG_ANSWERS:
-        (subs / "classic-wrong").mkdir()
-        nbformat.write(filled(edition, nbformat.read(path, 4), **WRONG_ANSWERS[path.name]),
-                       subs / "classic-wrong" / path.name)
+    folder = path.stem if student == "instructor" else f"{path.stem}-{student}"
+    subs = base / "submissions" / folder
+    (subs / student).mkdir(parents=True)
+    answers = WRONG_ANSWERS[path.name] if student == "classic-wrong" else {}
+    nbformat.write(filled(edition, nbformat.read(path, 4), **answers), subs / student / path.name)
     options = grade.GradeOptions(workers=1, progress=False, manifest=base / "release" / "manifest.json")
-    report = grade.grade_folder(subs, path, base / "grades" / path.stem, options)
-    return path.name, report
+    return (path.name, student), grade.grade_folder(subs, path, base / "grades" / folder, options)
+
+
+def _expected_seconds(path):
+    """How long the notebook ran in quick mode when last measured (benchmarks/results), to schedule long ones first."""
+    try:
+        runs = json.loads((ROOT / "benchmarks" / "results" / "course-quick.json").read_text())["notebooks"]
+        return next(r["wall_s"] for r in runs if r["notebook"] == path.stem) or 30.0
+    except (OSError, ValueError, KeyError, StopIteration):
+        return 30.0
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     base = tmp_path_factory.mktemp("roundtrip")
     release.release_course(NOTEBOOKS[0].parent, base / "release")
-    with cf.ThreadPoolExecutor(WORKERS) as pool:  # two notebooks at a time, one kernel each
-        reports = dict(pool.map(lambda p: _grade_one(p, base), NOTEBOOKS))
+    jobs = [(path, "instructor") for path in NOTEBOOKS]
+    jobs += [(path, "classic-wrong") for path in NOTEBOOKS if path.name in WRONG_ANSWERS]
+    jobs.sort(key=lambda job: -_expected_seconds(job[0]))  # longest first: no long notebook left for the end
+    with cf.ThreadPoolExecutor(WORKERS) as pool:  # two submissions at a time, one kernel each
+        reports = dict(pool.map(lambda job: _grade_one(*job, base), jobs))
     return base, reports
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_the_solutions_get_full_marks(course, path):
     base, reports = course
-    report = reports[path.name]
+    report = reports[path.name, "instructor"]
     assert report.warnings == [], "the source differs from its release"
     (result,) = [r for r in report.results if r["student"] == "instructor"]
     errors = "\n".join(f"cell {e['cell']}: {e['ename']}: {e['evalue']}" for e in result["lesson_errors"])
@@ -112,7 +124,7 @@ def test_the_solutions_get_full_marks(course, path):
 @pytest.mark.parametrize("name", sorted(WRONG_ANSWERS))
 def test_classic_wrong_answers_score_nothing(course, name):
     base, reports = course
-    rows = {r["exercise"]: r for r in csv.DictReader(open(reports[name].gradebook)) if r["student"] == "classic-wrong"}
+    rows = {r["exercise"]: r for r in csv.DictReader(open(reports[name, "classic-wrong"].gradebook)) if r["student"] == "classic-wrong"}
     assert rows, f"the classic wrong answers of {name} were not graded"
     for exercise, row in rows.items():
         if exercise in WRONG_ANSWERS[name]:

@@ -220,3 +220,11 @@ def test_zero_init_residual_block_is_the_identity_at_initialization():
     for name in ("block1_bn2", "block2_bn2"):
         np.testing.assert_array_equal(resnet.get_layer(name).gamma.numpy(), 0.0)
     np.testing.assert_array_equal(resnet.get_layer("block2_shortcut_bn").gamma.numpy(), 1.0)
+
+
+def test_gpt_refuses_an_input_longer_than_its_position_table():
+    model = models.build_gpt(models.GPTConfig(vocab_size=20, seq_len=8, d_model=16, num_heads=2, num_layers=1,
+                                              ff_dim=32, dropout=0.0))
+    assert model(np.zeros((1, 8), "int32")).shape == (1, 8, 20)
+    with pytest.raises(ValueError, match="crop the input to its last 8 tokens"):
+        model(np.zeros((1, 9), "int32"))

@@ -85,10 +85,41 @@ def fit_with_settings(model: keras.Model, splits: data.Splits | Arrays, settings
                       preprocess=scale_uint8) -> keras.callbacks.History:
     """Compile ``model`` with the settings' optimizer and learning rate, then train it; returns the History."""
     settings.validate()
-    X_train, y_train, X_val, y_val = prepare(splits, preprocess)
+    arrays, scale = _prepare_lazily(splits, preprocess)
     training.compile(model, optimizer=settings.optimizer, lr=settings.lr, loss=loss, metrics=metrics)
-    return training.fit(model, X_train, y_train, validation_data=(X_val, y_val), num_epochs=settings.num_epochs,
-                        batch_size=min(settings.batch_size, len(X_train)), callbacks=list(callbacks))
+    return _fit_arrays(model, arrays, scale, num_epochs=settings.num_epochs,
+                       batch_size=min(settings.batch_size, len(arrays[0])), callbacks=list(callbacks))
+
+
+def _prepare_lazily(splits: data.Splits | Arrays, preprocess) -> tuple[Arrays, bool]:
+    """:func:`prepare`, except that the default scaling of uint8 images is left to the pipeline (then True).
+
+    Scaling a whole MNIST-sized set to float32 up front costs four times its memory, plus the copy Keras makes of
+    arrays; scaling each batch in a ``tf.data`` pipeline over the uint8 images gives the same floats.
+    """
+    arrays = prepare(splits, None)
+    if preprocess is scale_uint8 and arrays[0].dtype == np.uint8 and arrays[2].dtype == np.uint8:
+        return arrays, True
+    return (prepare(arrays, preprocess) if preprocess is not None else arrays), False
+
+
+def _scale_batch(X, y):
+    """A batch of uint8 images to float32 in [0, 1], as :func:`scale_uint8` does for a whole array."""
+    import tensorflow as tf
+
+    return tf.cast(X, tf.float32) / 255.0, y
+
+
+def _fit_arrays(model: keras.Model, arrays: Arrays, scale: bool, *, num_epochs: int, batch_size: int,
+                callbacks: Sequence[keras.callbacks.Callback]) -> keras.callbacks.History:
+    """``training.fit`` on the arrays; uint8 images (``scale``) go through pipelines that scale each batch."""
+    X_train, y_train, X_val, y_val = arrays
+    if scale:
+        train = data.to_dataset(X_train, y_train, batch_size, shuffle=True, transform=_scale_batch)
+        val = data.to_dataset(X_val, y_val, batch_size, transform=_scale_batch)
+        return training.fit(model, train, validation_data=val, num_epochs=num_epochs, callbacks=callbacks)
+    return training.fit(model, X_train, y_train, validation_data=(X_val, y_val), num_epochs=num_epochs,
+                        batch_size=batch_size, callbacks=callbacks)
 
 
 # --------------------------------------------------------------------------- drawing
@@ -145,7 +176,7 @@ class TrainingDashboard:
         settings = (settings or DashboardSettings()).validate()
         self._build = model if callable(model) and not isinstance(model, keras.Model) else None
         self.model: keras.Model = self._build() if self._build else model
-        self.data = prepare(splits, preprocess)
+        self.data, self._scale = _prepare_lazily(splits, preprocess)
         self.loss, self.metrics, self.extra_callbacks = loss, tuple(metrics), list(callbacks)
         self.history: dict[str, list[float]] = {}  # epoch logs of the run so far (kept after Stop)
         self.epochs: list[float] = []  # where each logged epoch ends (a stopped one at a fraction, e.g. 2.6)
@@ -221,12 +252,11 @@ class TrainingDashboard:
             self.task.start(lambda stop: self._fit(stop, settings, batch_size))
 
     def _fit(self, stop: threading.Event, settings: DashboardSettings, batch_size: int) -> None:
-        X_train, y_train, X_val, y_val = self.data
         self.stopper = StopOnRequest(stop)
         self.curves = LiveCurves(self.output, self._metric_names(), history=self.history, epochs=self.epochs,
                                  status=self.status, empty="press Train")
-        training.fit(self.model, X_train, y_train, validation_data=(X_val, y_val), num_epochs=settings.num_epochs,
-                     batch_size=batch_size, callbacks=[*self.extra_callbacks, self.stopper, self.curves])
+        _fit_arrays(self.model, self.data, self._scale, num_epochs=settings.num_epochs, batch_size=batch_size,
+                    callbacks=[*self.extra_callbacks, self.stopper, self.curves])
         self.curves.draw()
         self.png = self.curves.png
         epochs = len(self.history.get("loss", []))
