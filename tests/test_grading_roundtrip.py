@@ -92,7 +92,7 @@ def course(tmp_path_factory):
     jobs += [(path, "classic-wrong") for path in NOTEBOOKS if path.name in WRONG_ANSWERS]
     jobs.sort(key=lambda job: -_expected_seconds(job[0]))  # longest first: no long notebook left for the end
     with cf.ThreadPoolExecutor(WORKERS) as pool:  # two submissions at a time, one kernel each
-        reports = dict(pool.map(lambda job: _grade_one(*job, base), jobs))
+        reports = dict(pool.map(lambda job: _grade_one(job[0], base, job[1]), jobs))
     return base, reports
 
 
