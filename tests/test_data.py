@@ -292,3 +292,16 @@ def test_translated_digits_are_reproducible_and_keep_every_pixel():
         data.translate_to_canvas(images, canvas_size=20)
     with pytest.raises(ValueError, match="shape"):
         data.translate_to_canvas(images[0])
+
+
+def test_to_unit_range_scales_uint8_batches_as_the_whole_set_would_be_and_passes_the_rest():
+    images = np.random.default_rng(0).integers(0, 256, size=(10, 28, 28), dtype=np.uint8)
+    labels = np.arange(10)
+    batches = list(data.to_dataset(images, labels, 4, shuffle=True, seed=3, transform=data.to_unit_range))
+    X = np.concatenate([b[0].numpy() for b in batches])
+    y = np.concatenate([b[1].numpy() for b in batches])
+    assert X.dtype == np.float32 and sorted(y) == list(labels)
+    np.testing.assert_array_equal(X, images[y].astype("float32") / 255.0)  # the same floats, shuffled order
+    features = np.linspace(0, 3, 12, dtype=np.float32).reshape(4, 3)  # already floats: unchanged
+    (out, _), = data.to_dataset(features, labels[:4], 4, transform=data.to_unit_range)
+    np.testing.assert_array_equal(out.numpy(), features)

@@ -97,17 +97,19 @@ def _prepare_lazily(splits: data.Splits | Arrays, preprocess) -> tuple[Arrays, b
     Scaling a whole MNIST-sized set to float32 up front costs four times its memory, plus the copy Keras makes of
     arrays; scaling each batch in a ``tf.data`` pipeline over the uint8 images gives the same floats.
     """
-    arrays = prepare(splits, None)
-    if preprocess is scale_uint8 and arrays[0].dtype == np.uint8 and arrays[2].dtype == np.uint8:
-        return arrays, True
-    return (prepare(arrays, preprocess) if preprocess is not None else arrays), False
+    lazy = preprocess is scale_uint8 and _uint8_images(splits)
+    return prepare(splits, None if lazy else preprocess), lazy
 
 
-def _scale_batch(X, y):
-    """A batch of uint8 images to float32 in [0, 1], as :func:`scale_uint8` does for a whole array."""
-    import tensorflow as tf
-
-    return tf.cast(X, tf.float32) / 255.0, y
+def _uint8_images(splits: data.Splits | Arrays) -> bool:
+    """Whether the training and validation inputs are uint8 images (False for what prepare() will refuse)."""
+    if isinstance(splits, data.Splits):
+        X_train, X_val = splits.X_train, splits.X_val
+    elif len(splits) == 4:
+        X_train, X_val = splits[0], splits[2]
+    else:
+        return False
+    return getattr(X_train, "dtype", None) == np.uint8 and getattr(X_val, "dtype", None) == np.uint8
 
 
 def _fit_arrays(model: keras.Model, arrays: Arrays, scale: bool, *, num_epochs: int, batch_size: int,
@@ -115,8 +117,8 @@ def _fit_arrays(model: keras.Model, arrays: Arrays, scale: bool, *, num_epochs: 
     """``training.fit`` on the arrays; uint8 images (``scale``) go through pipelines that scale each batch."""
     X_train, y_train, X_val, y_val = arrays
     if scale:
-        train = data.to_dataset(X_train, y_train, batch_size, shuffle=True, transform=_scale_batch)
-        val = data.to_dataset(X_val, y_val, batch_size, transform=_scale_batch)
+        train = data.to_dataset(X_train, y_train, batch_size, shuffle=True, transform=data.to_unit_range)
+        val = data.to_dataset(X_val, y_val, batch_size, transform=data.to_unit_range)
         return training.fit(model, train, validation_data=val, num_epochs=num_epochs, callbacks=callbacks)
     return training.fit(model, X_train, y_train, validation_data=(X_val, y_val), num_epochs=num_epochs,
                         batch_size=batch_size, callbacks=callbacks)
